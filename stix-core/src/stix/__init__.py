@@ -1,0 +1,44 @@
+"""STIX: run AI and batch workloads on any cloud from SkyPilot-compatible task YAML.
+
+Importing ``stix`` is cheap: the public names below resolve on first use.
+
+    import stix
+    task = stix.load_task("examples/minimal.yaml")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute"; resolved lazily by __getattr__.
+_LAZY: dict[str, str] = {
+    "Task": "stix.task:Task",
+    "Resources": "stix.task:Resources",
+    "Dag": "stix.task:Dag",
+    "load_task": "stix.task:load_task",
+    "load_dag": "stix.task:load_dag",
+    "hookimpl": "stix.hookspecs:hookimpl",
+    "get_registry": "stix.plugins:get_registry",
+    "Registry": "stix.plugins:Registry",
+    "StixError": "stix.errors:StixError",
+    "TaskError": "stix.errors:TaskError",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'stix' has no attribute {name!r}")
+    module, _, attr = target.partition(":")
+    value = getattr(importlib.import_module(module), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

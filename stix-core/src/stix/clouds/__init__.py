@@ -1,0 +1,1 @@
+"""Clouds built into the core: ``local`` (this machine) and, later, ``ssh`` (node pools)."""

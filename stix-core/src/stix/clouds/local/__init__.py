@@ -1,0 +1,1 @@
+"""The ``local`` cloud: nodes are isolated sandboxes on this machine."""
