@@ -169,7 +169,8 @@ class Registry:
         except pluggy.PluginValidationError as exc:
             if self.pm.get_plugin(name) is not None:
                 self.pm.unregister(name=name)
-            raise PluginError(str(exc)) from exc
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            raise PluginError("; ".join(lines)) from exc
         record.loaded = True
         record.hooks = sorted(
             hook.name

@@ -1,0 +1,5 @@
+"""``python -m stix`` runs the CLI."""
+
+from stix.cli import main
+
+main()

@@ -1,0 +1,125 @@
+"""The CLI frame: version, help, plugins, check, completion, the error boundary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from stix import __version__
+from stix.cli import _COMMANDS
+from stix.cli import cli as root
+
+
+def test_version(cli) -> None:
+    result = cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"stix {__version__}"
+
+
+def test_help_lists_core_commands(cli) -> None:
+    result = cli("--help")
+    assert result.exit_code == 0
+    for name in ("check", "plugins", "validate", "completion"):
+        assert f"  {name}" in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(_COMMANDS))
+def test_every_command_has_help_with_an_example(cli, name: str) -> None:
+    result = cli(name, "--help")
+    assert result.exit_code == 0, result.stderr
+    assert "Example" in result.stdout, f"stix {name} --help shows no example"
+
+
+def test_plugins_json(cli) -> None:
+    result = cli("plugins", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    local = next(p for p in data if p["name"] == "local")
+    assert local["distribution"] == "stix" and local["registers"]["clouds"] == ["local"]
+    assert local["version"] == __version__
+
+
+def test_plugins_table(cli) -> None:
+    out = cli("plugins").stdout.splitlines()
+    assert out[0].split() == ["NAME", "DISTRIBUTION", "VERSION", "REGISTERS", "STATUS"]
+    assert any(line.startswith("local") and "built-in" in line for line in out)
+
+
+def test_check_local(cli) -> None:
+    result = cli("check", "local")
+    assert result.exit_code == 0
+    assert "local: enabled" in result.stdout
+    data = json.loads(cli("check", "--json").stdout)
+    assert data["local"]["ok"] is True
+
+
+def test_check_unknown_cloud_is_one_line(cli) -> None:
+    result = cli("check", "nosuchcloud")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0].startswith("Error: unknown cloud 'nosuchcloud'")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_script(cli, shell: str) -> None:
+    result = cli("completion", shell)
+    assert result.exit_code == 0
+    assert "_STIX_COMPLETE" in result.stdout
+
+
+def test_completion_completes_commands(stix_home: Path) -> None:
+    env = {"_STIX_COMPLETE": "bash_complete", "COMP_WORDS": "stix pl", "COMP_CWORD": "1"}
+    import os
+
+    out = subprocess.run(
+        [sys.executable, "-m", "stix"], env={**os.environ, **env}, capture_output=True, text=True
+    ).stdout
+    assert "plugins" in out
+
+
+def test_unknown_command_is_a_usage_error(cli) -> None:
+    result = cli("no-such-command")
+    assert result.exit_code == 2
+    assert "No such command" in result.stderr
+
+
+def test_unexpected_error_writes_crash_log(cli, stix_home: Path) -> None:
+    @click.command("boom")
+    def boom() -> None:
+        """Fail on purpose."""
+        raise RuntimeError("kaboom")
+
+    root.add_command(boom)
+    try:
+        result = cli("boom")
+    finally:
+        root.commands.pop("boom")
+    assert result.exit_code == 1
+    line = result.stderr.strip()
+    assert line.startswith("Error: unexpected RuntimeError in ") and "kaboom" in line
+    logs = list((stix_home / "logs").glob("crash-*.log"))
+    assert len(logs) == 1 and "RuntimeError: kaboom" in logs[0].read_text()
+    assert "Traceback" not in result.stderr
+
+
+def test_secret_is_redacted_at_the_boundary(cli) -> None:
+    from stix.errors import StixError
+    from stix.redact import register_secret
+
+    register_secret("hunter2-very-secret")
+
+    @click.command("leak")
+    def leak() -> None:
+        """Fail with a secret in the message."""
+        raise StixError("token hunter2-very-secret rejected")
+
+    root.add_command(leak)
+    try:
+        result = cli("leak")
+    finally:
+        root.commands.pop("leak")
+    assert result.stderr.strip() == "Error: token <redacted> rejected"
