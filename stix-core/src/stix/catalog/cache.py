@@ -1,0 +1,228 @@
+"""The indexed SQLite cache of every catalog, rebuilt when a CSV changes.
+
+One database (``$STIX_HOME/catalogs/.cache.sqlite3``) holds all clouds. Each
+cloud is keyed by the mtime and size of its CSV files; a changed or new file
+rebuilds only that cloud, under a write lock so concurrent commands agree.
+Uses the standard library's ``sqlite3``: it imports in about a millisecond.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+
+from stix.catalog import gcp_rows
+from stix.catalog.rows import read_gpu_metadata, read_images, read_vms
+
+SCHEMA_VERSION = 4
+CACHE_NAME = ".cache.sqlite3"
+COMMON_KEY = "@common"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (cloud TEXT PRIMARY KEY, folder TEXT, signature TEXT);
+CREATE TABLE IF NOT EXISTS offers (
+    cloud TEXT NOT NULL, instance_type TEXT, acc TEXT, acc_count REAL NOT NULL,
+    vcpus REAL NOT NULL, memory REAL NOT NULL, gpu_mem REAL, price REAL NOT NULL, spot REAL,
+    region TEXT, zone TEXT, kind INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS offers_type ON offers (instance_type, cloud);
+CREATE INDEX IF NOT EXISTS offers_acc ON offers (acc, acc_count);
+CREATE INDEX IF NOT EXISTS offers_region ON offers (cloud, region);
+CREATE TABLE IF NOT EXISTS groups (
+    cloud TEXT NOT NULL, instance_type TEXT, acc TEXT, acc_count REAL NOT NULL,
+    vcpus REAL NOT NULL, memory REAL NOT NULL, gpu_mem REAL, price REAL NOT NULL, spot REAL,
+    region TEXT, zone TEXT, kind INTEGER NOT NULL, locations INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS groups_acc ON groups (acc, acc_count);
+CREATE INDEX IF NOT EXISTS groups_cpu ON groups (acc, vcpus);
+CREATE TABLE IF NOT EXISTS gpus (name TEXT PRIMARY KEY, memory REAL, manufacturer TEXT);
+CREATE TABLE IF NOT EXISTS images (cloud TEXT, tag TEXT, region TEXT, image_id TEXT);
+"""
+
+
+def _signature(folder: Path, names: tuple[str, ...]) -> str:
+    parts = []
+    for name in names:
+        try:
+            st = os.stat(folder / name)
+        except OSError:
+            parts.append(f"{name}:-")
+            continue
+        parts.append(f"{name}:{st.st_mtime_ns}:{st.st_size}")
+    return f"{folder}|" + "|".join(parts)
+
+
+_CLOUD_FILES = ("vms.csv", "images.csv")
+_COMMON_FILES = ("metadata.csv",)
+
+
+def _guess_maker(name: str) -> str | None:
+    lowered = name.lower()
+    if lowered.startswith(("mi", "radeon")):
+        return "amd"
+    if lowered.startswith("gaudi"):
+        return "intel"
+    if lowered.startswith("tpu"):
+        return "google"
+    return "nvidia"
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) the cache database at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version != SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            for table in ("sources", "offers", "groups", "gpus", "images"):
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+            conn.execute("PRAGMA journal_mode = WAL")
+        else:
+            conn.execute("COMMIT")
+    return conn
+
+
+def refresh(
+    conn: sqlite3.Connection, folders: Mapping[str, Path], common: Path | None
+) -> list[str]:
+    """Bring the cache in line with ``folders`` (``{cloud: folder}``).
+
+    :returns: the clouds that were rebuilt.
+    """
+    wanted = {cloud: _signature(folder, _CLOUD_FILES) for cloud, folder in folders.items()}
+    if common is not None:
+        wanted[COMMON_KEY] = _signature(common, _COMMON_FILES)
+    have = dict(conn.execute("SELECT cloud, signature FROM sources").fetchall())
+    if have == wanted:
+        return []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        have = dict(conn.execute("SELECT cloud, signature FROM sources").fetchall())
+        changed = [c for c in wanted if have.get(c) != wanted[c]]
+        gone = [c for c in have if c not in wanted]
+        for cloud in gone:
+            _drop(conn, cloud)
+        for cloud in changed:
+            _drop(conn, cloud)
+            if cloud != COMMON_KEY:
+                _load_cloud(conn, cloud, folders[cloud])
+            conn.execute(
+                "INSERT INTO sources VALUES (?, ?, ?)",
+                (cloud, str(folders.get(cloud, common)), wanted[cloud]),
+            )
+        if changed or gone:
+            _load_gpus(conn, common)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return [c for c in changed if c != COMMON_KEY]
+
+
+def _drop(conn: sqlite3.Connection, cloud: str) -> None:
+    for table in ("offers", "groups", "images"):
+        conn.execute(f"DELETE FROM {table} WHERE cloud = ?", (cloud,))
+    conn.execute("DELETE FROM sources WHERE cloud = ?", (cloud,))
+
+
+def _load_cloud(conn: sqlite3.Connection, cloud: str, folder: Path) -> None:
+    rows = read_vms(folder / "vms.csv")
+    if any(r.instance_type is None for r in rows):
+        pairs = gcp_rows.expand(rows)
+    else:
+        pairs = [(r, gcp_rows.PLAIN) for r in rows]
+    conn.executemany(
+        "INSERT INTO offers VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            (
+                cloud,
+                r.instance_type,
+                r.accelerator_name,
+                r.accelerator_count,
+                r.vcpus,
+                r.memory_gib,
+                r.gpu_memory_gib,
+                r.price,
+                r.spot_price,
+                r.region,
+                r.zone,
+                kind,
+            )
+            for r, kind in pairs
+        ),
+    )
+    # The cheapest location of each (instance type, accelerator) group, with the
+    # group's cheapest spot price and number of locations.
+    best: dict[tuple[object, ...], list] = {}
+    for r, kind in pairs:
+        key = (r.instance_type, r.accelerator_name, r.accelerator_count)
+        entry = best.get(key)
+        if entry is None:
+            best[key] = [r, kind, r.spot_price, 1]
+            continue
+        if r.price < entry[0].price:
+            entry[0], entry[1] = r, kind
+        if r.spot_price is not None and (entry[2] is None or r.spot_price < entry[2]):
+            entry[2] = r.spot_price
+        entry[3] += 1
+    conn.executemany(
+        "INSERT INTO groups VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            (
+                cloud,
+                r.instance_type,
+                r.accelerator_name,
+                r.accelerator_count,
+                r.vcpus,
+                r.memory_gib,
+                r.gpu_memory_gib,
+                r.price,
+                spot,
+                r.region,
+                r.zone,
+                kind,
+                n,
+            )
+            for r, kind, spot, n in best.values()
+        ),
+    )
+    if (folder / "images.csv").is_file():
+        conn.executemany(
+            "INSERT INTO images VALUES (?,?,?,?)",
+            (
+                (cloud, tag, region, image)
+                for tag, region, image in read_images(folder / "images.csv")
+            ),
+        )
+
+
+def _load_gpus(conn: sqlite3.Connection, common: Path | None) -> None:
+    conn.execute("DELETE FROM gpus")
+    specs: dict[str, tuple[float | None, str | None]] = {}
+    meta: dict[str, tuple[float | None, str | None]] = {}
+    if common is not None and (common / "metadata.csv").is_file():
+        meta = {n.lower(): (m, mk) for n, m, mk in read_gpu_metadata(common / "metadata.csv")}
+    # Per-device memory: the curated metadata first, else single-device rows
+    # (some catalogs store the total of all devices in GpuInfo).
+    for name, single, per_device in conn.execute(
+        """SELECT acc, MIN(CASE WHEN acc_count = 1 THEN gpu_mem END), MIN(gpu_mem / acc_count)
+           FROM offers WHERE acc IS NOT NULL GROUP BY acc"""
+    ):
+        meta_mem, maker = meta.get(name.lower(), (None, None))
+        memory = meta_mem or single or per_device
+        specs[name] = (round(memory, 2) if memory else None, maker or _guess_maker(name))
+    conn.executemany(
+        "INSERT INTO gpus VALUES (?,?,?)", ((n, m, mk) for n, (m, mk) in specs.items())
+    )
+
+
+__all__ = ["CACHE_NAME", "SCHEMA_VERSION", "connect", "refresh"]

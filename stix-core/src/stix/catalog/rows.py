@@ -1,0 +1,136 @@
+"""Read SkyPilot-v8 catalog CSVs (``vms.csv``, ``images.csv``, ``metadata.csv``).
+
+Used only when the SQLite cache is (re)built; queries never parse CSV.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import functools
+import math
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from stix.errors import CatalogError
+
+
+class Row(NamedTuple):
+    """One ``vms.csv`` row, typed."""
+
+    instance_type: str | None
+    accelerator_name: str | None
+    accelerator_count: float
+    vcpus: float
+    memory_gib: float
+    gpu_memory_gib: float | None
+    manufacturer: str | None
+    price: float
+    spot_price: float | None
+    region: str | None
+    zone: str | None
+
+    def evolve(self, **changes: Any) -> Row:
+        """A copy with some fields replaced."""
+        return self._replace(**changes)
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return None if math.isnan(value) else value
+
+
+@functools.lru_cache(maxsize=4096)
+def gpu_info(text: str) -> tuple[float | None, str | None]:
+    """``(memory GiB of one device, manufacturer)`` from a ``GpuInfo`` cell."""
+    text = text.strip()
+    if not text.startswith("{"):
+        return None, None
+    try:
+        info = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None, None
+    gpus = info.get("Gpus") or [{}] if isinstance(info, dict) else [{}]
+    first = gpus[0] if isinstance(gpus[0], dict) else {}
+    mib = (first.get("MemoryInfo") or {}).get("SizeInMiB")
+    maker = first.get("Manufacturer")
+    return (round(mib / 1024, 2) if mib else None), (maker.lower() if maker else None)
+
+
+def read_vms(path: Path) -> list[Row]:
+    """Parse a ``vms.csv``; rows without a price are skipped.
+
+    :raises stix.errors.CatalogError: the file lacks the required columns.
+    """
+    try:
+        handle = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read catalog: {exc.strerror}") from exc
+    rows: list[Row] = []
+    with handle:
+        reader = csv.DictReader(handle)
+        missing = {"InstanceType", "Price", "Region"} - set(reader.fieldnames or ())
+        if missing:
+            raise CatalogError(
+                f"{path}: not a SkyPilot vms.csv (missing {', '.join(sorted(missing))})"
+            )
+        for rec in reader:
+            price = _number(rec.get("Price"))
+            if price is None:
+                continue
+            acc = (rec.get("AcceleratorName") or "").strip() or None
+            count = _number(rec.get("AcceleratorCount")) or 0.0
+            if acc is None or count <= 0:
+                acc, count = None, 0.0
+            memory, maker = gpu_info(rec.get("GpuInfo") or "") if acc else (None, None)
+            rows.append(
+                Row(
+                    instance_type=(rec.get("InstanceType") or "").strip() or None,
+                    accelerator_name=acc,
+                    accelerator_count=count,
+                    vcpus=_number(rec.get("vCPUs")) or 0.0,
+                    memory_gib=_number(rec.get("MemoryGiB")) or 0.0,
+                    gpu_memory_gib=memory,
+                    manufacturer=maker,
+                    price=price,
+                    spot_price=_number(rec.get("SpotPrice")),
+                    region=(rec.get("Region") or "").strip() or None,
+                    zone=(rec.get("AvailabilityZone") or "").strip() or None,
+                )
+            )
+    return rows
+
+
+def read_gpu_metadata(path: Path) -> list[tuple[str, float | None, str | None]]:
+    """``(name, memory GiB, manufacturer)`` rows of ``common/metadata.csv``."""
+    out = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for rec in csv.DictReader(handle):
+            name = (rec.get("GPU") or "").strip()
+            if name:
+                maker = (rec.get("Manufacturer") or "").strip().lower() or None
+                out.append((name, _number(rec.get("MemoryGB")), maker))
+    return out
+
+
+def read_images(path: Path) -> list[tuple[str, str | None, str]]:
+    """``(tag, region, image id)`` rows of an ``images.csv``."""
+    out = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for rec in csv.DictReader(handle):
+            tag = (rec.get("Tag") or "").strip()
+            image = (rec.get("ImageId") or "").strip()
+            if tag and image:
+                out.append((tag, (rec.get("Region") or "").strip() or None, image))
+    return out
+
+
+__all__ = ["Row", "gpu_info", "read_gpu_metadata", "read_images", "read_vms"]
