@@ -208,7 +208,7 @@ def test_hook_validate_task_rewrites_then_rejects(register_plugin, plugin_regist
     @hookimpl
     def validate_task(task: Any, context: dict) -> Any:
         seen.append(context["request"])
-        return task + ["rewritten"]
+        return [*task, "rewritten"]
 
     @hookimpl
     def reject(task: Any, context: dict) -> Any:
