@@ -123,3 +123,40 @@ def test_secret_is_redacted_at_the_boundary(cli) -> None:
     finally:
         root.commands.pop("leak")
     assert result.stderr.strip() == "Error: token <redacted> rejected"
+
+
+def _stix(home: Path, *args: str) -> str:
+    import os
+
+    env = {**os.environ, "STIX_HOME": str(home), "COLUMNS": "100"}
+    return subprocess.run(
+        [sys.executable, "-m", "stix", *args], env=env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_help_cache_serves_the_same_text(stix_home: Path) -> None:
+    first = _stix(stix_home, "--help")
+    assert (stix_home / "cache" / "help.json").is_file()
+    assert _stix(stix_home, "--help") == first
+    assert "Commands:" in first and "plugins" in first
+
+
+def test_help_cache_misses_when_a_module_changes(stix_home: Path) -> None:
+    import json as _json
+    import os
+
+    _stix(stix_home, "--help")
+    cache = stix_home / "cache" / "help.json"
+    entry = _json.loads(cache.read_text())
+    entry["text"] = "STALE"
+    cache.write_text(_json.dumps(entry))
+    assert _stix(stix_home, "--help").strip() == "STALE"  # served from the cache
+    watched = next(p for p in entry["files"] if p.endswith("hookspecs.py"))
+    entry["files"][watched] -= 1  # as if the file had been edited since
+    cache.write_text(_json.dumps(entry))
+    assert "Commands:" in _stix(stix_home, "--help")
+    assert os.environ.get("STIX_NO_HELP_CACHE") is None
+
+
+def test_version_fast_path(stix_home: Path) -> None:
+    assert _stix(stix_home, "--version").strip() == f"stix {__version__}"

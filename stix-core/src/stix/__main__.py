@@ -1,5 +1,5 @@
 """``python -m stix`` runs the CLI."""
 
-from stix.cli import main
+from stix.entry import run
 
-main()
+run()

@@ -121,10 +121,23 @@ def _origin(exc: BaseException) -> str:
     return top or "stix"
 
 
+def _print_help(args: tuple[str, ...]) -> None:
+    from stix import helpcache
+
+    with cli.make_context("stix", list(args) or ["--help"], resilient_parsing=True) as ctx:
+        text = ctx.get_help()
+    click.echo(text)
+    helpcache.store(args, text)
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: run the CLI and turn errors into one readable line."""
+    args = tuple(sys.argv[1:] if argv is None else argv)
     try:
-        return cli.main(args=argv, prog_name="stix", standalone_mode=False)
+        if args in (("--help",), ("-h",), ()) and "_STIX_COMPLETE" not in os.environ:
+            _print_help(args)
+            return None
+        return cli.main(args=list(args), prog_name="stix", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)
