@@ -1,0 +1,159 @@
+"""The agent's SQLite store on the head node: the job table and a key/value config table.
+
+WAL mode and a busy timeout let the daemon, drivers and short client commands share it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from typing import Any, Dict, List, Optional
+
+from . import states
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT,
+    user TEXT,
+    status TEXT NOT NULL,
+    submitted_at REAL NOT NULL,
+    start_at REAL,
+    end_at REAL,
+    run_timestamp TEXT,
+    num_nodes INTEGER NOT NULL DEFAULT 1,
+    cpus REAL NOT NULL DEFAULT 0,
+    gpus REAL NOT NULL DEFAULT 0,
+    memory REAL NOT NULL DEFAULT 0,
+    resources TEXT,
+    spec TEXT,
+    driver_pid INTEGER,
+    driver_start TEXT,
+    pgids TEXT,
+    exit_codes TEXT,
+    nodes TEXT,
+    gpu_ids TEXT,
+    log_dir TEXT,
+    metadata TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+# Columns returned by ``queue`` (never the spec: it may hold secrets).
+PUBLIC_COLUMNS = (
+    "job_id",
+    "name",
+    "user",
+    "status",
+    "submitted_at",
+    "start_at",
+    "end_at",
+    "run_timestamp",
+    "num_nodes",
+    "cpus",
+    "gpus",
+    "memory",
+    "resources",
+    "exit_codes",
+    "log_dir",
+    "metadata",
+    "driver_pid",
+)
+
+
+def agent_home() -> str:
+    """The agent's state directory on this node (``$STIX_AGENT_HOME`` or ``~/.stix_agent``)."""
+    home = os.environ.get("STIX_AGENT_HOME") or os.path.join(os.path.expanduser("~"), ".stix_agent")
+    return home
+
+
+def connect(home: Optional[str] = None) -> sqlite3.Connection:
+    """Open (and create on first use) the job database under ``home``."""
+    home = home or agent_home()
+    os.makedirs(home, exist_ok=True)
+    conn = sqlite3.connect(os.path.join(home, "jobs.db"), timeout=60, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 60000")
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version < SCHEMA_VERSION:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("PRAGMA user_version = %d" % SCHEMA_VERSION)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return conn
+
+
+def get_config(conn: sqlite3.Connection, key: str, default: Any = None) -> Any:
+    """Read one JSON value from the config table."""
+    row = conn.execute("SELECT value FROM config WHERE key = ?", (key,)).fetchone()
+    return default if row is None else json.loads(row[0])
+
+
+def set_config(conn: sqlite3.Connection, key: str, value: Any) -> None:
+    """Write one JSON value to the config table."""
+    conn.execute(
+        "INSERT INTO config(key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, json.dumps(value)),
+    )
+
+
+def job_row(conn: sqlite3.Connection, job_id: int) -> Optional[sqlite3.Row]:
+    """One job row, or None."""
+    return conn.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+
+
+def public(row: sqlite3.Row) -> Dict[str, Any]:
+    """The client-visible fields of a job row (JSON columns decoded)."""
+    out = {k: row[k] for k in PUBLIC_COLUMNS}
+    for key in ("exit_codes", "metadata"):
+        out[key] = json.loads(out[key]) if out[key] else None
+    return out
+
+
+def set_status(
+    conn: sqlite3.Connection,
+    job_id: int,
+    status: str,
+    *,
+    only_from: Optional[List[str]] = None,
+    **fields: Any,
+) -> bool:
+    """Move a job to ``status`` unless it already ended; return whether the row changed.
+
+    :param only_from: restrict the move to jobs currently in one of these states.
+    """
+    allowed = list(only_from) if only_from else list(states.NON_TERMINAL)
+    sets = ["status = ?"]
+    args: List[Any] = [status]
+    if states.is_terminal(status) and "end_at" not in fields:
+        fields["end_at"] = time.time()
+    if states.is_terminal(status):
+        fields["spec"] = None  # drop the run spec (and any secrets in it) once done
+    for key, value in fields.items():
+        sets.append("%s = ?" % key)
+        args.append(json.dumps(value) if isinstance(value, (list, dict)) else value)
+    marks = ",".join("?" for _ in allowed)
+    args.extend([job_id, *allowed])
+    cur = conn.execute(
+        "UPDATE jobs SET %s WHERE job_id = ? AND status IN (%s)" % (", ".join(sets), marks),
+        args,
+    )
+    return cur.rowcount > 0

@@ -1,0 +1,154 @@
+"""The cluster's node list (rank, ip, capacity) and how to run or kill a command on a node.
+
+A node is reached either locally (a directory that serves as the node's home, used by
+the ``local`` cloud's sandboxes) or through an argv prefix such as ``ssh -p 22 user@ip``
+that a remote cloud supplies; nothing else here knows which cloud it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+from typing import Any, Dict, List, Optional, Tuple
+
+CLUSTER_FILE = "cluster.json"
+
+
+def load_cluster(home: str) -> Dict[str, Any]:
+    """Read the cluster description written at ``init`` (nodes in rank order)."""
+    with open(os.path.join(home, CLUSTER_FILE)) as fh:
+        return json.load(fh)
+
+
+def save_cluster(home: str, info: Dict[str, Any]) -> None:
+    """Validate and atomically write the cluster description."""
+    nodes = info.get("nodes")
+    if not isinstance(nodes, list) or not nodes:
+        raise ValueError("cluster info needs a non-empty 'nodes' list")
+    for index, node in enumerate(nodes):
+        node.setdefault("rank", index)
+        node.setdefault("ip", "127.0.0.1")
+        node.setdefault("cpus", float(os.cpu_count() or 1))
+        node.setdefault("memory", 0.0)
+        node.setdefault("gpu_ids", [])
+        node.setdefault("exec", {"kind": "local"})
+    os.makedirs(home, exist_ok=True)
+    tmp = os.path.join(home, CLUSTER_FILE + ".tmp")
+    with open(tmp, "w") as fh:
+        json.dump(info, fh, indent=1)
+    os.replace(tmp, os.path.join(home, CLUSTER_FILE))
+
+
+def node_home(node: Dict[str, Any]) -> str:
+    """The home directory of a locally reachable node."""
+    return os.path.expanduser(node["exec"].get("home") or "~")
+
+
+def _wrapper(script: str, env: Dict[str, str], pidfile: Optional[str]) -> str:
+    """Shell text that exports ``env``, enters the workdir and runs ``script`` in bash."""
+    lines = ["export %s=%s" % (k, shlex.quote(v)) for k, v in env.items()]
+    if pidfile:
+        lines.append("mkdir -p %s && echo $$ > %s" % (os.path.dirname(pidfile), pidfile))
+    lines.append("if [ -d ~/sky_workdir ]; then cd ~/sky_workdir; else cd ~; fi")
+    lines.append("exec bash -c %s" % shlex.quote(script))
+    return "\n".join(lines)
+
+
+def popen(
+    node: Dict[str, Any],
+    script: str,
+    env: Dict[str, str],
+    key: str,
+    **kwargs: Any,
+) -> "subprocess.Popen[bytes]":
+    """Start ``script`` with ``env`` on ``node`` in its own process group.
+
+    :param key: a name unique to this job and rank (used for the remote pid file).
+    """
+    spec = node["exec"]
+    if spec.get("kind") == "local":
+        home = node_home(node)
+        full = dict(os.environ)
+        full.update(spec.get("env") or {})
+        full["HOME"] = home
+        full.update(env)
+        workdir = os.path.join(home, "sky_workdir")
+        return subprocess.Popen(
+            ["bash", "-c", script],
+            cwd=workdir if os.path.isdir(workdir) else home,
+            env=full,
+            start_new_session=True,
+            **kwargs,
+        )
+    argv = list(spec["argv"])
+    pidfile = "~/.stix_agent/pids/%s" % key
+    remote = "setsid bash -c %s" % shlex.quote(_wrapper(script, env, pidfile))
+    return subprocess.Popen([*argv, remote], start_new_session=True, **kwargs)
+
+
+def kill(node: Dict[str, Any], proc_pgid: int, key: str, sig: int = signal.SIGTERM) -> None:
+    """Signal the whole process group of one rank (locally, or through the node's argv)."""
+    try:
+        os.killpg(proc_pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+    spec = node["exec"]
+    if spec.get("kind") != "local":
+        pidfile = "~/.stix_agent/pids/%s" % key
+        cmd = "kill -%d -- -$(cat %s) 2>/dev/null; true" % (int(sig), pidfile)
+        try:
+            subprocess.run([*spec["argv"], cmd], timeout=30, capture_output=True)
+        except (OSError, subprocess.SubprocessError):
+            pass
+
+
+def pgid_alive(pgid: int) -> bool:
+    """True while any process of the group ``pgid`` exists."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fit_nodes(
+    nodes: List[Dict[str, Any]],
+    used: Dict[int, Dict[str, Any]],
+    num_nodes: int,
+    cpus: float,
+    gpus: float,
+    memory: float,
+) -> Optional[List[Tuple[int, List[int]]]]:
+    """Pick ``num_nodes`` nodes (in rank order) with room for the demand, or None.
+
+    :param used: node index -> {"cpus", "gpus", "memory", "gpu_ids"} already allocated.
+    :returns: (node index, gpu ids) per chosen node.
+    """
+    chosen = []
+    for index, node in enumerate(nodes):
+        use = used.get(index) or {"cpus": 0.0, "gpus": 0.0, "memory": 0.0, "gpu_ids": []}
+        if use["cpus"] + cpus > float(node["cpus"]) + 1e-9:
+            continue
+        if memory and node.get("memory") and use["memory"] + memory > float(node["memory"]) + 1e-9:
+            continue
+        total_gpus = float(node.get("gpus", len(node.get("gpu_ids") or [])))
+        if use["gpus"] + gpus > total_gpus + 1e-9:
+            continue
+        free_ids = [g for g in node.get("gpu_ids") or [] if g not in use["gpu_ids"]]
+        want = int(-(-gpus // 1)) if gpus else 0
+        chosen.append((index, free_ids[:want] if free_ids else []))
+        if len(chosen) == num_nodes:
+            return chosen
+    return None
+
+
+def fits_at_all(
+    nodes: List[Dict[str, Any]], num_nodes: int, cpus: float, gpus: float, memory: float
+) -> bool:
+    """True when the demand fits the empty cluster (else it would wait forever)."""
+    return fit_nodes(nodes, {}, num_nodes, cpus, gpus, memory) is not None
