@@ -311,7 +311,7 @@ class Registry:
         # registration order: built-ins first, then plugins as they were loaded
         for impl in self.pm.hook.validate_task.get_hookimpls():
             try:
-                result = impl.function(task=task, context=dict(context))
+                result: Task | None = impl.function(task=task, context=dict(context))
             except StixError as exc:
                 raise StixError(
                     f"rejected by policy {impl.plugin_name}: {exc.message}", hint=exc.hint

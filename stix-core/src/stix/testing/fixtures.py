@@ -69,7 +69,12 @@ def cli(stix_home: Path) -> Callable[..., CliResult]:
 
     def run(*args: str, input: str | None = None) -> CliResult:
         runner = CliRunner()
-        result = runner.invoke(_Main(main), list(args), input=input, catch_exceptions=False)
+        result = runner.invoke(
+            _Main(main),  # type: ignore[arg-type]
+            list(args),
+            input=input,
+            catch_exceptions=False,
+        )
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return run
