@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import pluggy
@@ -311,7 +311,7 @@ class Registry:
         # registration order: built-ins first, then plugins as they were loaded
         for impl in self.pm.hook.validate_task.get_hookimpls():
             try:
-                result: Task | None = impl.function(task=task, context=dict(context))
+                result = cast("Task | None", impl.function(task=task, context=dict(context)))
             except StixError as exc:
                 raise StixError(
                     f"rejected by policy {impl.plugin_name}: {exc.message}", hint=exc.hint
