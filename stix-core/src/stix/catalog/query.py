@@ -49,6 +49,64 @@ class OfferFilter:
     max_price: float | None = None
     families: tuple[str, ...] = ()
     default_hosts_only: bool = False
+    excluded: tuple[tuple[str, str | None, str | None, str | None], ...] = ()
+
+    @property
+    def needs_locations(self) -> bool:
+        """Whether the filter depends on region/zone (so the summary table cannot answer)."""
+        return (
+            self.region is not None
+            or self.zone is not None
+            or any(r is not None or z is not None for _, r, z, _ in self.excluded)
+        )
+
+    def accepts(self, offer: Offer) -> bool:
+        """The same test as :meth:`where`, for offers built in Python (live offers)."""
+        if self.clouds is not None and offer.cloud not in self.clouds:
+            return False
+        if self.accelerators is not None:
+            if offer.accelerator_name not in self.accelerators:
+                return False
+        elif self.any_accelerator:
+            if not offer.accelerator_name:
+                return False
+        elif offer.accelerator_name:
+            return False
+        if (
+            self.accelerator_count is not None
+            and abs(offer.accelerator_count - self.accelerator_count) > 0.01
+        ):
+            return False
+        if self.cpus is not None and not _fits(offer.vcpus, self.cpus, self.cpus_at_least):
+            return False
+        if self.memory is not None and not _fits(
+            offer.memory_gib, self.memory, self.memory_at_least
+        ):
+            return False
+        if (
+            self.memory_per_cpu is not None
+            and offer.memory_gib < offer.vcpus * self.memory_per_cpu - 0.01
+        ):
+            return False
+        for wanted, have in (
+            (self.instance_type, offer.instance_type),
+            (self.region, offer.region),
+            (self.zone, offer.zone),
+        ):
+            if wanted is not None and wanted != have:
+                return False
+        price = offer.hourly(self.use_spot)
+        if price is None or (self.max_price is not None and price > self.max_price + 1e-9):
+            return False
+        for cloud, region, zone, itype in self.excluded:
+            if (
+                cloud == offer.cloud
+                and region in (None, offer.region)
+                and zone in (None, offer.zone)
+                and itype in (None, offer.instance_type)
+            ):
+                return False
+        return not self.families or any(_like(p, offer.instance_type or "") for p in self.families)
 
     def where(self) -> tuple[str, list[object]]:
         """The SQL condition and its parameters."""
@@ -105,7 +163,26 @@ class OfferFilter:
         if self.default_hosts_only:
             sql.append("kind < ?")
             args.append(PAIRED_OTHER)
+        for cloud, region, zone, itype in self.excluded:
+            parts = ["cloud = ?"]
+            args.append(cloud)
+            for column, value in (("region", region), ("zone", zone), ("instance_type", itype)):
+                if value is not None:
+                    parts.append(f"{column} IS ?")
+                    args.append(value)
+            sql.append(f"NOT ({' AND '.join(parts)})")
         return " AND ".join(sql) or "1", args
+
+
+def _fits(have: float, want: float, at_least: bool) -> bool:
+    return have >= want - 1e-6 if at_least else abs(have - want) <= 0.01
+
+
+def _like(pattern: str, text: str) -> bool:
+    """SQL ``LIKE`` (``%`` wildcard only, case-insensitive) in Python."""
+    import fnmatch
+
+    return fnmatch.fnmatch(text.lower(), pattern.lower().replace("%", "*"))
 
 
 def _offer(row: tuple, gpus: Mapping[str, GpuSpec]) -> Offer:
@@ -177,25 +254,36 @@ class Catalog:
         """Catalog names matching a requested accelerator (see :func:`resolve`)."""
         return resolve(name, self.gpu_specs())
 
-    def groups(self, flt: OfferFilter, limit: int | None = None) -> list[Offer]:
-        """The cheapest location of each matching instance type, cheapest first."""
+    def groups(
+        self, flt: OfferFilter, limit: int | None = None, best_per_cloud: bool = False
+    ) -> list[Offer]:
+        """The cheapest location of each matching instance type, cheapest first.
+
+        :param limit: keep only the ``limit`` cheapest (``None``: all) ...
+        :param best_per_cloud: ... plus the cheapest of every cloud and accelerator.
+        """
         where, args = flt.where()
         price = "spot" if flt.use_spot else "price"
-        tail = f" LIMIT {int(limit)}" if limit else ""
-        if flt.region is None and flt.zone is None:
-            # max_price on the summary is exact: it holds each group's minimum
-            sql = f"SELECT {_COLUMNS} FROM groups WHERE {where} ORDER BY {price}, cloud, instance_type{tail}"
+        if not flt.needs_locations:
+            # the summary holds each group's cheapest location, so max_price stays exact
+            inner = f"SELECT {_COLUMNS}, {price} AS best FROM groups WHERE {where}"
         else:
             # bare columns come from the row holding MIN(price)
-            sql = (
-                f"SELECT cloud, instance_type, acc, acc_count, vcpus, memory, gpu_mem,"
-                f" price, spot, region, zone, MIN({price}) AS best FROM offers WHERE {where}"
-                f" GROUP BY cloud, instance_type, acc, acc_count ORDER BY best, cloud, instance_type{tail}"
+            inner = (
+                f"SELECT {_COLUMNS}, MIN({price}) AS best FROM offers WHERE {where}"
+                " GROUP BY cloud, instance_type, acc, acc_count"
             )
-            gpus = self.gpu_specs()
-            return [_offer(row[:11], gpus) for row in self._conn.execute(sql, args)]
+        order = " ORDER BY best, cloud, instance_type"
+        rows = self._conn.execute(
+            inner + order + (f" LIMIT {int(limit)}" if limit is not None else ""), args
+        ).fetchall()
+        if best_per_cloud and limit is not None:
+            seen = {row[:4] for row in rows}
+            per_cloud = f"SELECT *, MIN(best) FROM ({inner}) GROUP BY cloud, acc"
+            extra = [r for r in self._conn.execute(per_cloud, args) if r[:4] not in seen]
+            rows = sorted([*rows, *extra], key=lambda r: (r[11], r[0], r[1] or ""))
         gpus = self.gpu_specs()
-        return [_offer(row, gpus) for row in self._conn.execute(sql, args)]
+        return [_offer(row[:11], gpus) for row in rows]
 
     def locations(self, flt: OfferFilter) -> list[Offer]:
         """Every matching row (one per region/zone), cheapest first."""

@@ -1,0 +1,30 @@
+"""The optimizer: where (and on what) every task of a DAG runs.
+
+Public API: ``optimize(dag_or_task, *, minimize, blocked, time_estimator,
+launchable_only, registry) -> Plan``; ``Plan``, ``TaskPlan``, ``Candidate``,
+``Blocked``. Submodules load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "optimize": "stix.optimizer.core",
+    "Plan": "stix.optimizer.plan",
+    "TaskPlan": "stix.optimizer.plan",
+    "Candidate": "stix.optimizer.plan",
+    "Blocked": "stix.optimizer.plan",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stix.optimizer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
