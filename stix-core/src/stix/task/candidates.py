@@ -99,10 +99,10 @@ def _structure(candidate: dict[str, Any], origin: dict[str, Path]) -> Resources:
     try:
         return structure_at(candidate, Resources, ())
     except Invalid as exc:
-        problems = [exc, *getattr(exc, "others", [])]
+        problems = [exc, *exc.others]
         mapped = [_relocate(p, origin) for p in problems]
         first = mapped[0]
-        first.others = mapped[1:]  # type: ignore[attr-defined]
+        first.others = mapped[1:]
         raise first from None
 
 

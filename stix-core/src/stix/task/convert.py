@@ -160,7 +160,7 @@ def structure_at(value: Any, cls: type, path: Path) -> Any:
     if not problems:  # pragma: no cover - cattrs always names a cause
         raise Invalid("invalid value", tuple(path))
     first = problems[0]
-    first.others = problems[1:]  # type: ignore[attr-defined]
+    first.others = problems[1:]
     raise first
 
 

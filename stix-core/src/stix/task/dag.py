@@ -13,7 +13,8 @@ from attrs import Factory, define
 
 from stix.task import values
 from stix.task.model import Task
-from stix.task.problems import Invalid, check_keys, type_name
+from stix.task.parse import parse_name
+from stix.task.problems import Invalid, check_keys
 
 SERIAL = "serial"
 PARALLEL = "parallel"
@@ -91,9 +92,10 @@ def build_dag(header: dict[str, Any] | None, tasks: list[Task]) -> Dag:
         name = tasks[0].name if len(tasks) == 1 else None
         return Dag(name=name, tasks=tasks)
     check_keys(header, HEADER_KEYS)
-    name = header.get("name")
-    if name is not None and not isinstance(name, str):
-        raise Invalid(f"name must be a string, got {type_name(name)}", ("name",))
+    try:
+        name = parse_name(header.get("name"))
+    except Invalid as exc:
+        raise exc.under(("name",)) from None
     execution = header.get("execution", SERIAL)
     if execution not in (SERIAL, PARALLEL):
         raise Invalid(

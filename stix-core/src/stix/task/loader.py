@@ -39,11 +39,11 @@ def read_source(source: Any) -> tuple[list[Document], str | None]:
         try:
             text = path.expanduser().read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise TaskError(f"file not found: {name}", file=name) from None
+            raise TaskError("file not found", file=name) from None
         except IsADirectoryError:
-            raise TaskError(f"{name} is a directory, not a YAML file", file=name) from None
+            raise TaskError("is a directory, not a YAML file", file=name) from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise TaskError(f"cannot read {name}: {exc}", file=name) from None
+            raise TaskError(f"cannot read the file: {exc}", file=name) from None
         return _parse_text(text, name), name
     if isinstance(source, str):
         return _parse_text(source, None), None
@@ -61,7 +61,7 @@ def _parse_text(text: str, name: str | None) -> list[Document]:
 
 
 def _located(exc: Invalid, doc: Document | None, file: str | None) -> TaskError:
-    problems = [exc, *getattr(exc, "others", [])]
+    problems = [exc, *exc.others]
 
     def line(p: Invalid) -> int | None:
         return doc.line_of(p.path) if doc is not None else None

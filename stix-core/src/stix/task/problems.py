@@ -21,10 +21,14 @@ class Invalid(ValueError):
         self.message = message
         self.path = tuple(path)
         self.hint = hint
+        # further problems found in the same pass (the loader reports the earliest in the file)
+        self.others: list[Invalid] = []
 
     def under(self, prefix: Path) -> Invalid:
-        """Return the same problem with ``prefix`` prepended to its path."""
-        return Invalid(self.message, tuple(prefix) + self.path, self.hint)
+        """Return the same problem (and its ``others``) with ``prefix`` prepended to the path."""
+        moved = Invalid(self.message, tuple(prefix) + self.path, self.hint)
+        moved.others = [other.under(prefix) for other in self.others]
+        return moved
 
 
 def format_path(path: Path) -> str:

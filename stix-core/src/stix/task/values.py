@@ -157,7 +157,7 @@ def parse_accelerator_string(spec: str) -> tuple[str, int | float]:
     if not text:
         raise Invalid("accelerator name must not be empty")
     name, sep, tail = text.rpartition(":")
-    if sep and re.match(r"^[0-9.]+$", tail.strip()):
+    if sep and re.match(r"^-?[0-9.]+$", tail.strip()):
         name = name.strip()
         if not name:
             raise Invalid(f"invalid accelerator {spec!r}")
@@ -183,7 +183,10 @@ def parse_accelerators(value: Any) -> tuple[list[tuple[str, int | float] | None]
                 raise Invalid(f"invalid accelerator name {name!r}")
             if isinstance(raw, str) and raw.strip() == "":
                 raw = None
-            items.append((name.strip(), _parse_count(raw, {name: raw})))
+            if raw is None:  # flow-set form: {A100:1, V100} has null values
+                items.append(parse_accelerator_string(name))
+            else:
+                items.append((name.strip(), _parse_count(raw, {name: raw})))
         return items, ("one" if len(items) == 1 else "set")
     if isinstance(value, (list, tuple)):
         if not value:
