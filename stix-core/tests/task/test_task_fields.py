@@ -323,3 +323,9 @@ def test_internal_keys_accepted():
         "_requires_fuse": True
     }
     assert load_task(t.to_yaml_config()) == t
+
+
+def test_workdir_destination_is_reserved():
+    exc = error("workdir: .\nfile_mounts:\n  ~/sky_workdir: ./x\n")
+    assert (exc.path, exc.line) == ("file_mounts.~/sky_workdir", 3)
+    assert task("file_mounts:\n  ~/sky_workdir: ./x\n").file_mounts == {"~/sky_workdir": "./x"}

@@ -94,6 +94,11 @@ def parse_task(
         volume_mounts=data.get("volume_mounts"),
     )
     check_service_rules(task)
+    if task.workdir is not None and task.file_mounts and "~/sky_workdir" in task.file_mounts:
+        raise Invalid(
+            "'~/sky_workdir' is where workdir is synced; mount elsewhere",
+            ("file_mounts", "~/sky_workdir"),
+        )
     return task
 
 
