@@ -153,7 +153,7 @@ def parse_envs(raw: Any, overrides: dict[str, str]) -> dict[str, str]:
     for key, value in out.items():
         if value is None:
             raise Invalid(
-                f"env {key!r} has no value",
+                f"env {key!r} has no value; pass --env {key}=VALUE",
                 ("envs", key),
                 hint=f"pass it with --env {key}=VALUE",
             )
