@@ -247,3 +247,28 @@ def test_hook_names_cover_the_contract() -> None:
         "register_stores",
         "validate_task",
     ]
+
+
+def test_hook_validate_task_runs_in_stix_validate(register_plugin, cli, tmp_path) -> None:
+    import attrs
+
+    @hookimpl
+    def validate_task(task: Any, context: dict) -> Any:
+        assert context == {"request": "validate", "cluster_name": None, "dryrun": True}
+        if task.name == "forbidden":
+            raise StixError("tasks named forbidden are not allowed here")
+        return attrs.evolve(task, envs={**task.envs, "INJECTED_BY_POLICY": "1"})
+
+    register_plugin(make_module("admin", validate_task=validate_task), "admin")
+    good = tmp_path / "good.yaml"
+    good.write_text("name: fine\nrun: echo hi\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: forbidden\nrun: echo hi\n")
+    result = cli("validate", "--json", str(good))
+    assert result.exit_code == 0
+    assert '"INJECTED_BY_POLICY": "1"' in result.stdout
+    result = cli("validate", str(bad))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"Error: {bad}: rejected by policy admin: tasks named forbidden are not allowed here"
+    )

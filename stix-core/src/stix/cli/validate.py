@@ -53,7 +53,8 @@ def validate(
         stix validate --env HF_TOKEN pipeline.yaml service.yaml
         stix validate --json task.yaml | jq '.[0].tasks[0].resources'
     """
-    from stix.errors import TaskError
+    from stix.errors import StixError, TaskError
+    from stix.policy import apply_policy
     from stix.task.loader import load_dag
 
     env_overrides, secret_overrides = _pairs(envs), _pairs(secrets)
@@ -68,6 +69,14 @@ def validate(
             line = f"Error: {exc.message}" if exc.file else f"Error: {where}: {exc.message}"
             click.echo(line, err=True)
             error = {"message": exc.reason, "field": exc.path, "line": exc.line}
+            results.append({"file": file, "ok": False, "error": error})
+            continue
+        try:
+            dag = apply_policy(dag, "validate", dryrun=True)
+        except StixError as exc:
+            failed = True
+            click.echo(f"Error: {file}: {exc.message}", err=True)
+            error = {"message": exc.message, "field": None, "line": None}
             results.append({"file": file, "ok": False, "error": error})
             continue
         if not as_json:
