@@ -16,7 +16,7 @@ from pathlib import Path
 from stix.catalog import gcp_rows
 from stix.catalog.rows import read_gpu_metadata, read_images, read_vms
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 CACHE_NAME = ".cache.sqlite3"
 COMMON_KEY = "@common"
 

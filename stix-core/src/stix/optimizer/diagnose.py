@@ -114,9 +114,11 @@ def unavailable(
                 hint=f"nearest feasible: {near}{more}",
             )
     reasons = "; ".join(list(skipped.values())[:3])
+    hint = "see: stix gpus list, stix catalog ls, stix check"
+    if scope.catalog is None or not scope.catalog.clouds:
+        hint = "no catalogs installed; run: stix catalog update, or stix catalog import --format skypilot DIR"
     return ResourcesUnavailableError(
-        f"{label}no offer satisfies {wanted}" + (f" ({reasons})" if reasons else ""),
-        hint="see: stix gpus list, stix catalog ls, stix check",
+        f"{label}no offer satisfies {wanted}" + (f" ({reasons})" if reasons else ""), hint=hint
     )
 
 

@@ -1,0 +1,112 @@
+"""``stix launch``: optimise, provision and run a task; ``--dryrun`` only plans."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from stix.cli.task_options import load_entrypoint, task_options
+
+
+def plan_dag(dag: Any, *, minimize: str = "cost", dryrun: bool = True) -> Any:
+    """Run the task-validation hooks and the optimizer over ``dag``; return the plan."""
+    import attrs
+
+    from stix.catalog.files import warn_if_stale
+    from stix.optimizer.core import make_scope, optimize
+    from stix.plugins import get_registry
+
+    registry = get_registry()
+    tasks = [
+        registry.validate_task(t, {"request": "launch", "cluster_name": None, "dryrun": dryrun})
+        for t in dag.tasks
+    ]
+    dag = attrs.evolve(dag, tasks=tasks)
+    scope = make_scope(registry)
+    plan = optimize(
+        dag,
+        minimize=minimize,
+        registry=registry,
+        catalog=scope.catalog,
+        allowed_clouds=scope.allowed,
+    )
+    if scope.catalog is not None:
+        warn_if_stale({tp.chosen.cloud for tp in plan.tasks}, scope.catalog.folders)
+    return plan
+
+
+@click.command()
+@click.argument("entrypoint", nargs=-1)
+@click.option("--cluster", "-c", "cluster", help="Cluster name (new or existing).")
+@click.option("--dryrun", is_flag=True, help="Print the plan and exit; provision nothing.")
+@click.option("--json", "as_json", is_flag=True, help="With --dryrun: print the plan as JSON.")
+@click.option("--minimize", type=click.Choice(["cost", "time"]), default="cost", show_default=True)
+@click.option("--detach-run", "-d", is_flag=True, help="Return once the job is submitted.")
+@click.option("--idle-minutes-to-autostop", "-i", type=int, help="Stop after N idle minutes.")
+@click.option("--wait-for", type=click.Choice(["jobs_and_ssh", "jobs", "none"]))
+@click.option("--down", is_flag=True, help="Tear down (not stop) when idle or done.")
+@click.option("--retry-until-up", "-r", is_flag=True, help="Keep retrying when out of capacity.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--no-setup", is_flag=True, help="Skip the setup script.")
+@click.option(
+    "--clone-disk-from", "--clone", "clone_disk_from", help="Clone a stopped cluster's disk."
+)
+@click.option("--fast", is_flag=True, help="Skip provision and setup when the cluster is UP.")
+@click.option("--resize", is_flag=True, help="Scale an existing cluster to --num-nodes.")
+@click.option("--priority", help="Job priority (-1000..1000), a class, or none.")
+@click.option("--git-url", help="Git repository cloned as the workdir.")
+@click.option("--git-ref", help="Branch, tag or commit for --git-url.")
+@click.option("--workspace", "-w", help="Workspace to launch in.")
+@click.option("--docker", "docker", is_flag=True, hidden=True)
+@click.option(
+    "--config", "config_overrides", multiple=True, metavar="PATH|K=V", help="Config override."
+)
+@task_options
+def launch(entrypoint: tuple[str, ...], **kwargs: Any) -> None:
+    """Launch a task (YAML file or inline command) on the cheapest fitting place.
+
+    \b
+    Examples:
+        stix launch --dryrun task.yaml
+        stix launch --gpus A100:8 --dryrun --json task.yaml
+        stix launch -c dev --cpus 4+ 'python train.py'
+    """
+    dag = load_entrypoint(entrypoint, kwargs, yes=kwargs["yes"] or kwargs["dryrun"])
+    if kwargs["dryrun"]:
+        from stix.optimizer.render import render, to_json
+
+        plan = plan_dag(dag, minimize=kwargs["minimize"])
+        if kwargs["as_json"]:
+            click.echo(to_json(plan))
+        else:
+            click.echo(render(plan, color=sys.stdout.isatty()))
+        return
+    import importlib
+
+    sdk = importlib.import_module("stix.sdk")
+
+    sdk.launch(
+        dag,
+        cluster_name=kwargs["cluster"],
+        minimize=kwargs["minimize"],
+        detach_run=kwargs["detach_run"],
+        idle_minutes_to_autostop=kwargs["idle_minutes_to_autostop"],
+        wait_for=kwargs["wait_for"],
+        down=kwargs["down"],
+        retry_until_up=kwargs["retry_until_up"],
+        no_setup=kwargs["no_setup"],
+        clone_disk_from=kwargs["clone_disk_from"],
+        fast=kwargs["fast"],
+        resize=kwargs["resize"],
+        priority=kwargs["priority"],
+        git_url=kwargs["git_url"],
+        git_ref=kwargs["git_ref"],
+        workspace=kwargs["workspace"],
+        yes=kwargs["yes"],
+        config_overrides=kwargs["config_overrides"],
+    )
+
+
+__all__ = ["launch", "plan_dag"]
