@@ -20,14 +20,18 @@ from stix.errors import StixError
 
 # name -> "module:attribute" of a click command; add one line per command.
 _COMMANDS: dict[str, str] = {
+    "catalog": "stix.cli.catalog:catalog",
     "check": "stix.cli.check:check",
     "completion": "stix.cli.completion:completion",
+    "gpus": "stix.cli.gpus:gpus",
+    "launch": "stix.cli.launch:launch",
     "plugins": "stix.cli.plugins:plugins",
+    "show-gpus": "stix.cli.gpus:show_gpus",
     "validate": "stix.cli.validate:validate",
 }
 
 # Commands that exist but are not listed in --help (aliases).
-_HIDDEN: set[str] = set()
+_HIDDEN: set[str] = {"show-gpus"}
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
