@@ -128,10 +128,17 @@ def submit_specs(home: str, specs: List[Dict[str, Any]]) -> List[int]:
     return ids
 
 
-def cmd_submit(home: str, args: argparse.Namespace) -> Dict[str, Any]:
+def cmd_submit(home: str, args: argparse.Namespace) -> Optional[Dict[str, Any]]:
     doc = _read_stdin_json()
     specs = doc["jobs"] if isinstance(doc, dict) and "jobs" in doc else [doc]
-    return {"job_ids": submit_specs(home, specs)}
+    ids = submit_specs(home, specs)
+    if not args.follow:
+        return {"job_ids": ids}
+    from . import logs
+
+    _out({"job_ids": ids})  # first line; the log of the last job follows
+    logs.stream(home, ids[-1], follow=True)
+    return None
 
 
 def _refresh(home: str) -> Any:
@@ -296,7 +303,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-daemon", action="store_true")
     sub.add_parser("start-daemon")
     sub.add_parser("daemon")
-    sub.add_parser("submit")
+    p = sub.add_parser("submit")
+    p.add_argument("--follow", action="store_true", help="then stream the last job's log")
     p = sub.add_parser("queue")
     p.add_argument("--skip-finished", "-s", action="store_true")
     p.add_argument("job_ids", nargs="*", type=int)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from stix.hookspecs import hookimpl
 from stix.interfaces import CheckResult, Cloud
+
+if TYPE_CHECKING:
+    from stix.catalog.offer import Offer
+    from stix.task import Resources
+
+INSTANCE_TYPE = "local"
 
 
 class LocalCloud(Cloud):
@@ -26,7 +32,59 @@ class LocalCloud(Cloud):
         cpus = os.cpu_count() or 1
         return CheckResult(True, f"this machine ({cpus} CPUs, Python {sys.version.split()[0]})")
 
+    def live_offers(self, resources: Resources, num_nodes: int) -> list[Offer]:
+        """One free offer shaped like this machine, when it satisfies ``resources``."""
+        from stix.catalog.offer import Offer
+        from stix.clouds.local.capacity import host_capacity
+
+        cap = host_capacity()
+        if resources.instance_type not in (None, INSTANCE_TYPE):
+            return []
+        if resources.region not in (None, "local") or resources.zone is not None:
+            return []
+        cpus = resources.cpus_request()
+        if cpus and cpus[0] > cap.cpus:
+            return []
+        memory = resources.memory_request()
+        if memory and memory[0] > cap.memory_gib:
+            return []
+        acc = resources.accelerator()
+        if acc is not None:
+            if not cap.accelerator or acc[0].lower() != cap.accelerator.lower():
+                return []
+            if acc[1] > cap.accelerator_count:
+                return []
+        return [
+            Offer(
+                cloud="local",
+                instance_type=INSTANCE_TYPE,
+                vcpus=cap.cpus,
+                memory_gib=cap.memory_gib,
+                price=0.0,
+                region="local",
+                zone=None,
+                accelerator_name=cap.accelerator if acc is not None else None,
+                accelerator_count=acc[1] if acc is not None else 0,
+                gpu_memory_gib=cap.gpu_memory_gib,
+                spot_price=0.0,
+            )
+        ]
+
 
 @hookimpl
 def register_clouds(register: Any) -> None:
     register(LocalCloud)
+
+
+@hookimpl
+def register_provisioners(register: Any) -> None:
+    from stix.clouds.local.provisioner import LocalProvisioner
+
+    register(LocalProvisioner)
+
+
+@hookimpl
+def register_backends(register: Any) -> None:
+    from stix.backend.default import DefaultBackend
+
+    register(DefaultBackend)

@@ -1,0 +1,131 @@
+"""``AgentClient``: calls the head node's agent through a runner and decodes its JSON replies."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from stix.errors import ClusterError, JobError
+from stix.runner.base import Runner
+
+STATUS_MARK = "STIX-JOB-STATUS "
+
+
+class AgentClient:
+    """The client side of the agent protocol (see :mod:`stix.agent.cli`).
+
+    :param runner: runs commands on the head node.
+    :param agent_path: the agent zipapp on the head (``~/.stix_agent/agent-*.pyz``).
+    :param cluster: cluster name for error messages.
+    """
+
+    def __init__(self, runner: Runner, agent_path: str, python: str, cluster: str) -> None:
+        self.runner = runner
+        self.agent_path = agent_path
+        self.python = python
+        self.cluster = cluster
+
+    def _argv(self, *args: str) -> list[str]:
+        return [self.python, "-S", self.agent_path, *args]
+
+    def call(self, *args: str, stdin: Any = None) -> Any:
+        """Run one subcommand and return its JSON reply."""
+        data = None if stdin is None else json.dumps(stdin)
+        result = self.runner.run(self._argv(*args), input=data)
+        text = result.stdout.strip().splitlines()
+        reply = None
+        if text:
+            try:
+                reply = json.loads(text[-1])
+            except ValueError:
+                reply = None
+        if isinstance(reply, dict) and "error" in reply:
+            message = str(reply["error"])
+            if "does not exist" in message or "job" in message:
+                raise JobError(f"cluster {self.cluster}: {message}")
+            raise ClusterError(f"cluster {self.cluster}: {message}")
+        if result.returncode != 0 or reply is None:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            last = detail[-1] if detail else f"exit code {result.returncode}"
+            raise ClusterError(
+                f"cluster {self.cluster}: the node agent failed ({' '.join(args[:1])}): {last}",
+                hint=f"stix status --refresh {self.cluster}",
+            )
+        return reply
+
+    def submit(self, specs: list[dict[str, Any]]) -> list[int]:
+        """Queue jobs; return their ids."""
+        return list(self.call("submit", stdin={"jobs": specs})["job_ids"])
+
+    def submit_and_follow(
+        self, spec: dict[str, Any], write: Callable[[bytes], None] | None = None
+    ) -> tuple[int, str | None]:
+        """Queue one job and stream its log until it ends; return (job id, final status)."""
+        write = write or _stdout
+        state: dict[str, Any] = {"buf": b"", "job_id": None}
+
+        def on_chunk(chunk: bytes) -> None:
+            if state["job_id"] is None:
+                state["buf"] += chunk
+                if b"\n" not in state["buf"]:
+                    return
+                first, rest = state["buf"].split(b"\n", 1)
+                reply = json.loads(first)
+                if "error" in reply:
+                    state["error"] = reply["error"]
+                    state["job_id"] = -1
+                    return
+                state["job_id"] = reply["job_ids"][0]
+                chunk = rest
+            if chunk and state["job_id"] != -1:
+                write(chunk)
+
+        result = self.runner.run(
+            self._argv("submit", "--follow"), input=json.dumps({"jobs": [spec]}), stream=on_chunk
+        )
+        if state.get("error"):
+            raise ClusterError(f"cluster {self.cluster}: {state['error']}")
+        if state["job_id"] is None:
+            raise ClusterError(f"cluster {self.cluster}: submit failed: {result.stderr.strip()}")
+        return int(state["job_id"]), _final_status(result.stderr)
+
+    def follow(
+        self,
+        job_id: int | None,
+        *,
+        follow: bool = True,
+        tail: int = 0,
+        write: Callable[[bytes], None] | None = None,
+    ) -> tuple[int | None, str | None]:
+        """Stream a job's log; return (job id, final status)."""
+        args = ["logs"]
+        if job_id is not None:
+            args.append(str(job_id))
+        if follow:
+            args.append("--follow")
+        if tail:
+            args += ["--tail", str(tail)]
+        result = self.runner.run(self._argv(*args), stream=write or _stdout)
+        mark = _final_mark(result.stderr)
+        if mark is None:
+            raise ClusterError(f"cluster {self.cluster}: cannot read logs: {result.stderr.strip()}")
+        return mark.get("job_id"), mark.get("status")
+
+
+def _stdout(chunk: bytes) -> None:
+    sys.stdout.buffer.write(chunk)
+    sys.stdout.buffer.flush()
+
+
+def _final_mark(stderr: str) -> dict[str, Any] | None:
+    for line in reversed(stderr.splitlines()):
+        if line.startswith(STATUS_MARK):
+            return dict(json.loads(line[len(STATUS_MARK) :]))
+    return None
+
+
+def _final_status(stderr: str) -> str | None:
+    mark = _final_mark(stderr)
+    return mark.get("status") if mark else None

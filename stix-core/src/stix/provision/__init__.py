@@ -1,0 +1,1 @@
+"""Provisioning shared by every cloud: one attempt, the failover loop, and state reconciliation."""

@@ -1,0 +1,56 @@
+"""Reconcile the state database with what the cloud says (``stix status --refresh``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stix.state.clusters import INIT, STOPPED, UP, ClusterRecord, ClusterStore
+
+
+def live_status(record: ClusterRecord, registry: Any = None) -> str | None:
+    """The cluster's status from the cloud: UP, STOPPED, INIT (mixed/unhealthy) or None (gone)."""
+    from stix.plugins import get_registry
+
+    handle = record.handle or {}
+    name_on_cloud = handle.get("cluster_name_on_cloud")
+    if not name_on_cloud or not record.cloud:
+        return None
+    provisioner = (registry or get_registry()).provisioner(record.cloud)
+    states = provisioner.query_instances(name_on_cloud, record.region)
+    live = [s for s in states.values() if s is not None]
+    if not live:
+        return None
+    if len(live) == len(states) == record.num_nodes and all(s == "UP" for s in live):
+        return UP if _healthy(handle, record.name) else INIT
+    if len(live) == len(states) and all(s == "STOPPED" for s in live):
+        return STOPPED
+    return INIT
+
+
+def _healthy(handle: dict[str, Any], name: str) -> bool:
+    from stix.backend.handle import ClusterHandle
+    from stix.errors import StixError
+
+    h = ClusterHandle.from_dict(handle)
+    if not h.agent_path or not h.runners:
+        return False
+    from stix.backend.agent_client import AgentClient
+
+    try:
+        reply = AgentClient(h.head_runner(), h.agent_path, h.python, name).call("health")
+    except (StixError, OSError):
+        return False
+    return bool(reply.get("daemon_pid"))
+
+
+def refresh(
+    record: ClusterRecord, store: ClusterStore, registry: Any = None
+) -> ClusterRecord | None:
+    """Update one cluster's record from the cloud; None when the cluster is gone (removed)."""
+    status = live_status(record, registry)
+    if status is None:
+        store.remove(record.name)
+        return None
+    if status != record.status:
+        return store.set_status(record.name, status)
+    return record

@@ -1,0 +1,43 @@
+"""The STIX SDK: everything the CLI does, as Python functions. The CLI is a thin layer over it.
+
+from stix import sdk
+result = sdk.launch("task.yaml", cluster_name="dev", detach_run=True)
+sdk.queue("dev"); sdk.tail_logs("dev", result.job_id); sdk.down("dev")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "launch": "stix.sdk.launch",
+    "exec": "stix.sdk.launch",
+    "submit": "stix.sdk.launch",
+    "LaunchResult": "stix.sdk.launch",
+    "status": "stix.sdk.clusters",
+    "stop": "stix.sdk.clusters",
+    "start": "stix.sdk.clusters",
+    "down": "stix.sdk.clusters",
+    "autostop": "stix.sdk.clusters",
+    "cost_report": "stix.sdk.clusters",
+    "queue": "stix.sdk.jobs",
+    "tail_logs": "stix.sdk.jobs",
+    "cancel": "stix.sdk.jobs",
+    "job_status": "stix.sdk.jobs",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stix.sdk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

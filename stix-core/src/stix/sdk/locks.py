@@ -1,0 +1,38 @@
+"""Per-cluster file locks so that two commands never change one cluster at the same time."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from stix.errors import ClusterError
+
+_NAME = re.compile(r"^[a-zA-Z]([-_.a-zA-Z0-9]*[a-zA-Z0-9])?$")
+
+
+def check_name(name: str) -> str:
+    """Validate a cluster name (letters, digits, ``-_.``; starts with a letter)."""
+    if not _NAME.match(name) or len(name) > 63:
+        raise ClusterError(
+            f"invalid cluster name {name!r}: use letters, digits, '-', '_' or '.', "
+            "starting with a letter (at most 63 characters)"
+        )
+    return name
+
+
+@contextmanager
+def cluster_lock(name: str) -> Iterator[None]:
+    """Hold the exclusive lock of cluster ``name`` (waits for other holders)."""
+    from stix.config import stix_home
+
+    folder = stix_home() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,143 @@
+"""Opening the state database: WAL, busy timeout, versioned migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+BUSY_TIMEOUT_S = 60.0
+
+
+def _import_sqlite_utils() -> None:
+    # sqlite-utils probes for numpy at import time; that probe costs ~100 ms when numpy is
+    # installed and STIX never hands it numpy values, so skip it unless numpy is loaded.
+    if "sqlite_utils" in sys.modules:
+        return
+    hide = "numpy" not in sys.modules
+    if hide:
+        sys.modules["numpy"] = None  # type: ignore[assignment]
+    try:
+        import sqlite_utils  # noqa: F401
+    finally:
+        if hide:
+            del sys.modules["numpy"]
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["clusters"].create(  # type: ignore[union-attr]
+        {
+            "name": str,
+            "status": str,
+            "cloud": str,
+            "region": str,
+            "zone": str,
+            "instance_type": str,
+            "num_nodes": int,
+            "use_spot": int,
+            "resources": str,
+            "launched_resources": str,
+            "handle": str,
+            "launched_at": float,
+            "status_updated_at": float,
+            "autostop_minutes": float,
+            "autostop_down": int,
+            "hourly_price": float,
+            "user": str,
+            "setup_hash": str,
+            "last_command": str,
+            "history_id": int,
+        },
+        pk="name",
+        not_null={"status"},
+    )
+    db["cluster_history"].create(  # type: ignore[union-attr]
+        {
+            "id": int,
+            "name": str,
+            "cluster_name_on_cloud": str,
+            "cloud": str,
+            "region": str,
+            "zone": str,
+            "resources": str,
+            "num_nodes": int,
+            "hourly_price": float,
+            "launched_at": float,
+            "terminated_at": float,
+            "intervals": str,
+            "status": str,
+            "user": str,
+        },
+        pk="id",
+    )
+    db["jobs"].create(  # type: ignore[union-attr]
+        {
+            "cluster": str,
+            "job_id": int,
+            "name": str,
+            "status": str,
+            "submitted_at": float,
+            "start_at": float,
+            "end_at": float,
+            "resources": str,
+            "exit_codes": str,
+            "user": str,
+        },
+        pk=("cluster", "job_id"),
+    )
+
+
+# Append only: migration N brings the schema from version N-1 to N.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+
+
+def state_path() -> Path:
+    """``$STIX_HOME/state.db``."""
+    from stix.config import stix_home
+
+    return stix_home() / "state.db"
+
+
+def _raw_connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def connect(path: Path | None = None) -> sqlite_utils.Database:
+    """Open the state database, applying pending migrations (one writer at a time)."""
+    _import_sqlite_utils()
+    import sqlite_utils
+
+    conn = _raw_connect(path or state_path())
+    db = sqlite_utils.Database(conn)
+    if conn.execute("PRAGMA user_version").fetchone()[0] < len(MIGRATIONS):
+        with write(db):
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, migrate in enumerate(MIGRATIONS[version:], start=version + 1):
+                migrate(db)
+                conn.execute(f"PRAGMA user_version = {number}")
+    return db
+
+
+@contextmanager
+def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """A write transaction that takes the lock up front (no deadlocks between writers)."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
