@@ -34,6 +34,10 @@ def describe(r: Resources, num_nodes: int = 1) -> str:
         parts.append(f"on {where}")
     if r.use_spot:
         parts.append("spot")
+    if r.ports:
+        parts.append(f"ports {','.join(r.ports)}")
+    if r.image_id:
+        parts.append("image_id")
     if r.max_hourly_cost is not None:
         parts.append(f"max ${r.max_hourly_cost:g}/h")
     if num_nodes > 1:
@@ -100,6 +104,7 @@ def unavailable(
     r = task.resources[0]
     label = f"task {task.name!r}: " if task.name else ""
     wanted = describe(r, task.num_nodes)
+    pinned = skipped.get(r.cloud) if r.cloud else None
     for constraint, relaxed, nodes in _relaxations(r, task.num_nodes, scope):
         try:
             found = find_offers(scope, relaxed, nodes, limit=1)
@@ -109,8 +114,9 @@ def unavailable(
             near = _offer_text(found.offers[0], bool(relaxed.use_spot))
             acc = r.accelerator()
             more = f"; see: stix gpus list {acc[0]}" if acc else ""
+            why = pinned or f"{constraint} excludes every candidate"
             return ResourcesUnavailableError(
-                f"{label}no offer satisfies {wanted}: {constraint} excludes every candidate",
+                f"{label}no offer satisfies {wanted}: {why}",
                 hint=f"nearest feasible: {near}{more}",
             )
     reasons = "; ".join(list(skipped.values())[:3])

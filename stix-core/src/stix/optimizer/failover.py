@@ -64,8 +64,9 @@ def build(
 
     def expand(c: Candidate) -> list[Candidate]:
         offer = _offer_of(c)
-        locs = locations(scope, resources_of(c), offer)
-        return [to_candidate(o, c) for o in order_locations(locs, offer, c.use_spot)]
+        locs = locations(scope, resources_of(c), offer)  # cheapest first
+        anchor = locs[0] if locs else offer
+        return [to_candidate(o, c) for o in order_locations(locs, anchor, c.use_spot)]
 
     first, *rest = expand(chosen) or [chosen]
     seen.add(key(first))
