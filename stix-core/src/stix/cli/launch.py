@@ -85,27 +85,35 @@ def launch(entrypoint: tuple[str, ...], **kwargs: Any) -> None:
         return
     import importlib
 
-    sdk = importlib.import_module("stix.sdk")
+    from stix.errors import StixError
 
+    if len(dag.tasks) != 1:
+        raise StixError(
+            f"launch: the YAML holds {len(dag.tasks)} tasks; launch runs one task",
+            hint="run a pipeline with: stix jobs launch FILE",
+        )
+    later = {
+        "--wait-for": kwargs["wait_for"],
+        "--clone-disk-from": kwargs["clone_disk_from"],
+        "--resize": kwargs["resize"],
+        "--priority": kwargs["priority"],
+        "--git-url": kwargs["git_url"],
+        "--workspace": kwargs["workspace"],
+        "--minimize time": kwargs["minimize"] == "time",
+    }
+    given = [flag for flag, value in later.items() if value]
+    if given:
+        raise StixError(f"launch: {', '.join(given)} is not supported yet without --dryrun")
+    sdk = importlib.import_module("stix.sdk")
     sdk.launch(
-        dag,
-        cluster_name=kwargs["cluster"],
-        minimize=kwargs["minimize"],
+        dag.tasks[0],
+        kwargs["cluster"],
         detach_run=kwargs["detach_run"],
         idle_minutes_to_autostop=kwargs["idle_minutes_to_autostop"],
-        wait_for=kwargs["wait_for"],
         down=kwargs["down"],
         retry_until_up=kwargs["retry_until_up"],
         no_setup=kwargs["no_setup"],
-        clone_disk_from=kwargs["clone_disk_from"],
         fast=kwargs["fast"],
-        resize=kwargs["resize"],
-        priority=kwargs["priority"],
-        git_url=kwargs["git_url"],
-        git_ref=kwargs["git_ref"],
-        workspace=kwargs["workspace"],
-        yes=kwargs["yes"],
-        config_overrides=kwargs["config_overrides"],
     )
 
 
