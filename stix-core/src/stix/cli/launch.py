@@ -44,7 +44,12 @@ def plan_dag(dag: Any, *, minimize: str = "cost", dryrun: bool = True) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="With --dryrun: print the plan as JSON.")
 @click.option("--minimize", type=click.Choice(["cost", "time"]), default="cost", show_default=True)
 @click.option("--detach-run", "-d", is_flag=True, help="Return once the job is submitted.")
-@click.option("--idle-minutes-to-autostop", "-i", type=int, help="Stop after N idle minutes.")
+@click.option(
+    "--idle-minutes-to-autostop",
+    "-i",
+    type=float,
+    help="Stop after N idle minutes (fractions allowed).",
+)
 @click.option("--wait-for", type=click.Choice(["jobs_and_ssh", "jobs", "none"]))
 @click.option("--down", is_flag=True, help="Tear down (not stop) when idle or done.")
 @click.option("--retry-until-up", "-r", is_flag=True, help="Keep retrying when out of capacity.")
@@ -104,8 +109,14 @@ def launch(entrypoint: tuple[str, ...], **kwargs: Any) -> None:
     given = [flag for flag, value in later.items() if value]
     if given:
         raise StixError(f"launch: {', '.join(given)} is not supported yet without --dryrun")
+    if not kwargs["yes"] and sys.stdin.isatty():
+        click.confirm(
+            f"Launching task on cluster {kwargs['cluster'] or '(new)'}. Proceed?",
+            default=True,
+            abort=True,
+        )
     sdk = importlib.import_module("stix.sdk")
-    sdk.launch(
+    result = sdk.launch(
         dag.tasks[0],
         kwargs["cluster"],
         detach_run=kwargs["detach_run"],
@@ -115,6 +126,11 @@ def launch(entrypoint: tuple[str, ...], **kwargs: Any) -> None:
         no_setup=kwargs["no_setup"],
         fast=kwargs["fast"],
     )
+    from stix.cli.exec import report_job
+
+    if not kwargs["cluster"]:
+        click.echo(f"Cluster name: {result.cluster_name}", err=True)
+    report_job(result)
 
 
 __all__ = ["launch", "plan_dag"]

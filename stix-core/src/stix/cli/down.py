@@ -1,0 +1,78 @@
+"""``stix down``: tear clusters down (nodes, disks and processes removed)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+
+def resolve_clusters(patterns: tuple[str, ...], all_clusters: bool) -> list[str]:
+    """Cluster names matching ``patterns`` (globs), or every cluster with ``--all``."""
+    import fnmatch
+
+    from stix.errors import ClusterError
+    from stix.sdk.clusters import status
+
+    known = [r.name for r in status()]
+    if all_clusters:
+        return known
+    if not patterns:
+        raise click.UsageError("name at least one cluster, or pass --all")
+    names = []
+    for pattern in patterns:
+        found = [n for n in known if fnmatch.fnmatchcase(n, pattern)]
+        if not found:
+            raise ClusterError(f"cluster {pattern!r} does not exist", hint="see: stix status")
+        names += [n for n in found if n not in names]
+    return names
+
+
+def confirm(action: str, names: list[str], yes: bool) -> None:
+    """Ask before acting on clusters unless ``--yes`` (or stdin is not a terminal)."""
+    if yes or not sys.stdin.isatty():
+        return
+    click.confirm(f"{action} cluster(s) {', '.join(names)}?", default=True, abort=True)
+
+
+def for_each(names: list[str], verb: str, fn: Callable[[str], Any]) -> None:
+    """Apply ``fn`` to every cluster, reporting each; fail at the end if any failed."""
+    from stix.errors import StixError
+
+    failed = []
+    for name in names:
+        try:
+            fn(name)
+            click.echo(f"Cluster {name} {verb}.", err=True)
+        except StixError as exc:
+            failed.append(name)
+            click.echo(f"Error: cluster {name}: {exc.message}", err=True)
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("clusters", nargs=-1)
+@click.option("--all", "-a", "all_clusters", is_flag=True, help="Every cluster.")
+@click.option("--all-users", "-u", is_flag=True, help="Accepted for compatibility.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--purge", "-p", is_flag=True, help="Forget the cluster even if teardown fails.")
+@click.option("--graceful", is_flag=True, hidden=True)
+@click.option("--graceful-timeout", type=int, hidden=True)
+def down(
+    clusters: tuple[str, ...],
+    all_clusters: bool,
+    all_users: bool,
+    yes: bool,
+    purge: bool,
+    graceful: bool,
+    graceful_timeout: int | None,
+) -> None:
+    """Tear down CLUSTERS (globs accepted)."""
+    from stix.sdk.clusters import down as sdk_down
+
+    names = resolve_clusters(clusters, all_clusters)
+    confirm("Tear down", names, yes)
+    for_each(names, "terminated", lambda n: sdk_down(n, purge=purge))

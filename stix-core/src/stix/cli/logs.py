@@ -1,0 +1,61 @@
+"""``stix logs``: print or follow a job's log; ``--status`` only reports how it ended."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.argument("cluster")
+@click.argument("job_ids", nargs=-1, type=int)
+@click.option("--follow/--no-follow", default=True, help="Keep streaming until the job ends.")
+@click.option("--status", "status_only", is_flag=True, help="Exit 0 iff the job SUCCEEDED.")
+@click.option("--tail", type=int, default=0, help="Only the last N lines (0: all).")
+@click.option("--sync-down", "-s", is_flag=True, help="Copy the job's log folder here.")
+def logs(
+    cluster: str,
+    job_ids: tuple[int, ...],
+    follow: bool,
+    status_only: bool,
+    tail: int,
+    sync_down: bool,
+) -> None:
+    """Show the log of a job (default: the latest) on CLUSTER."""
+    from stix.cli.exec import exit_code
+    from stix.sdk import jobs
+
+    job_id = job_ids[0] if job_ids else None
+    if status_only:
+        if job_id is None:
+            rows = jobs.queue(cluster)
+            job_id = rows[0]["job_id"] if rows else None
+        state = jobs.job_status(cluster, [job_id]).get(job_id) if job_id is not None else None
+        click.echo(f"Job {job_id}: {state}")
+        raise SystemExit(exit_code(state))
+    if sync_down:
+        _sync_down(cluster, job_id)
+        return
+    _, state = jobs.tail_logs(cluster, job_id, follow=follow, tail=tail)
+    if follow and state is not None and state != "SUCCEEDED":
+        raise SystemExit(exit_code(state))
+
+
+def _sync_down(cluster: str, job_id: int | None) -> None:
+    import shutil
+    from pathlib import Path
+
+    from stix.errors import StixError
+    from stix.sdk import jobs
+
+    rows = jobs.queue(cluster)
+    row = next((r for r in rows if job_id is None or r["job_id"] == job_id), None)
+    if row is None or not row.get("log_dir"):
+        raise StixError(f"cluster {cluster}: no job {job_id if job_id is not None else ''} to sync")
+    source = Path(row["log_dir"])
+    if not source.is_dir():
+        raise StixError(
+            f"cluster {cluster}: log folder of job {row['job_id']} is not reachable here"
+        )
+    dest = Path.home() / "sky_logs" / cluster / source.name
+    shutil.copytree(source, dest, dirs_exist_ok=True)
+    click.echo(str(dest))
