@@ -20,13 +20,24 @@ from stix.errors import StixError
 
 # name -> "module:attribute" of a click command; add one line per command.
 _COMMANDS: dict[str, str] = {
+    "autostop": "stix.cli.autostop:autostop",
+    "cancel": "stix.cli.cancel:cancel",
     "catalog": "stix.cli.catalog:catalog",
     "check": "stix.cli.check:check",
     "completion": "stix.cli.completion:completion",
+    "cost-report": "stix.cli.cost_report:cost_report",
+    "down": "stix.cli.down:down",
+    "exec": "stix.cli.exec:exec_",
     "gpus": "stix.cli.gpus:gpus",
     "launch": "stix.cli.launch:launch",
+    "local": "stix.cli.local:local",
+    "logs": "stix.cli.logs:logs",
     "plugins": "stix.cli.plugins:plugins",
+    "queue": "stix.cli.queue:queue",
     "show-gpus": "stix.cli.gpus:show_gpus",
+    "start": "stix.cli.start:start",
+    "status": "stix.cli.status:status",
+    "stop": "stix.cli.stop:stop",
     "validate": "stix.cli.validate:validate",
 }
 
