@@ -214,3 +214,20 @@ def test_time_objective_uses_the_estimator(registry: Any, catalog: Any) -> None:
     assert tp.hours == 0.5
     with pytest.raises(Exception, match="minimize"):
         optimize(task({"cpus": 4}), minimize="speed", registry=registry, catalog=catalog)
+
+
+def test_instance_type_alone_matches_its_built_in_accelerators(registry: Any, catalog: Any) -> None:
+    tp = plan_for(registry, catalog, {"instance_type": "a-gpu-a100-8"}).tasks[0]
+    assert (tp.chosen.region, tp.chosen.accelerators) == ("r2", {"A100": 8})
+
+
+def test_tpu_node_is_priced_with_its_host(registry: Any, catalog: Any) -> None:
+    resources = {"instance_type": "n1-highmem-8", "accelerators": "tpu-v5litepod-8"}
+    tp = plan_for(registry, catalog, resources).tasks[0]
+    assert (tp.chosen.instance_type, tp.chosen.zone) == ("n1-highmem-8", "us-central1-a")
+    assert tp.chosen.hourly_cost == pytest.approx(0.47 + 9.60)
+
+
+def test_fractional_gpu_is_served_by_a_whole_one(registry: Any, catalog: Any) -> None:
+    tp = plan_for(registry, catalog, {"accelerators": "V100:0.5"}).tasks[0]
+    assert (tp.chosen.instance_type, tp.chosen.accelerators) == ("b-gpu-v100-1", {"V100": 1})

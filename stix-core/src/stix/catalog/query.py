@@ -27,7 +27,7 @@ class OfferFilter:
     """What a request allows; ``None`` fields do not constrain.
 
     ``accelerators``: catalog names (``None``: only rows without accelerators,
-    unless ``any_accelerator``). ``cpus``/``memory`` with ``*_at_least`` for the
+    unless ``any_accelerator``, or ``with_or_without_accelerators`` for both). ``cpus``/``memory`` with ``*_at_least`` for the
     ``N+`` form; ``memory_per_cpu`` for the ``Nx`` form. ``families``: SQL
     ``LIKE`` patterns on the instance type. ``default_hosts_only``: for
     accelerators attached to a host VM, keep only the default host.
@@ -36,6 +36,7 @@ class OfferFilter:
     clouds: tuple[str, ...] | None = None
     accelerators: tuple[str, ...] | None = None
     any_accelerator: bool = False
+    with_or_without_accelerators: bool = False
     accelerator_count: float | None = None
     cpus: float | None = None
     cpus_at_least: bool = True
@@ -70,6 +71,8 @@ class OfferFilter:
         elif self.any_accelerator:
             if not offer.accelerator_name:
                 return False
+        elif self.with_or_without_accelerators:
+            pass
         elif offer.accelerator_name:
             return False
         if (
@@ -120,6 +123,8 @@ class OfferFilter:
             args.extend(self.accelerators)
         elif self.any_accelerator:
             sql.append("acc IS NOT NULL")
+        elif self.with_or_without_accelerators:
+            pass
         else:
             sql.append("acc IS NULL")
         if self.accelerator_count is not None:

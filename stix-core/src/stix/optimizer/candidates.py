@@ -7,11 +7,13 @@ across tasks happens here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from stix.catalog.gcp_rows import TPU_VM
 from stix.catalog.offer import Offer
 from stix.catalog.query import Catalog, OfferFilter
 from stix.errors import ResourcesUnavailableError
@@ -137,6 +139,8 @@ def base_filter(
         zone=resources.zone,
         use_spot=bool(resources.use_spot),
         max_price=resources.max_hourly_cost,
+        # an instance type named alone may carry built-in accelerators (a3-highgpu-8g)
+        with_or_without_accelerators=names is None and resources.instance_type is not None,
         default_hosts_only=names is not None
         and cpus is None
         and memory is None
@@ -211,13 +215,28 @@ def find_offers(
         else:
             skipped[cloud] = f"{cloud}: no catalog (stix catalog update {cloud})"
     flt = attrs.evolve(base_filter(resources, names, count), excluded=_excluded(scope))
+    tpu_host = None
+    if (
+        names
+        and all(n.lower().startswith("tpu-") for n in names)
+        and flt.instance_type not in (None, TPU_VM)
+    ):
+        # a TPU node: the TPU is attached to a host VM the user named
+        tpu_host, flt = flt.instance_type, attrs.evolve(flt, instance_type=TPU_VM)
     offers: list[Offer] = []
     if catalog_clouds and scope.catalog is not None:
         if needs_default(resources):
             offers.extend(_default_offers(scope, flt, catalog_clouds, limit))
         else:
             flt_c = attrs.evolve(flt, clouds=tuple(catalog_clouds))
-            offers.extend(scope.catalog.groups(flt_c, limit=limit, best_per_cloud=True))
+            got = scope.catalog.groups(flt_c, limit=limit, best_per_cloud=True)
+            if not got and count is not None and not float(count).is_integer():
+                # a fractional GPU is served by a whole one (the job gets its share)
+                flt_c = attrs.evolve(flt_c, accelerator_count=float(math.ceil(count)))
+                got = scope.catalog.groups(flt_c, limit=limit, best_per_cloud=True)
+            if tpu_host is not None:
+                got = _on_host(scope.catalog, flt_c, tpu_host)
+            offers.extend(got)
     for cloud in live:
         flt_l = flt
         if needs_default(resources):
@@ -230,6 +249,38 @@ def find_offers(
         offers.extend(o for o in got if flt_l.accepts(_with_catalog_name(o, names)))
     offers.sort(key=lambda o: (o.hourly(flt.use_spot) or 0.0, o.cloud, o.instance_type or ""))
     return Found(offers, skipped, names)
+
+
+def _on_host(catalog: Catalog, flt: OfferFilter, host: str) -> list[Offer]:
+    """TPU offers paired with ``host`` in the same zone (host price added)."""
+    hosts = {
+        (o.cloud, o.zone): o
+        for o in catalog.locations(OfferFilter(clouds=flt.clouds, instance_type=host))
+    }
+    best: dict[tuple[object, ...], Offer] = {}
+    for tpu in catalog.locations(flt):
+        vm = hosts.get((tpu.cloud, tpu.zone))
+        if vm is None:
+            continue
+        spot = (
+            None
+            if vm.spot_price is None or tpu.spot_price is None
+            else vm.spot_price + tpu.spot_price
+        )
+        paired = attrs.evolve(
+            tpu,
+            instance_type=host,
+            vcpus=vm.vcpus,
+            memory_gib=vm.memory_gib,
+            price=round(vm.price + tpu.price, 6),
+            spot_price=spot,
+        )
+        key = (paired.cloud, paired.accelerator_name, paired.accelerator_count)
+        if key not in best or (paired.hourly(flt.use_spot) or 0) < (
+            best[key].hourly(flt.use_spot) or 0
+        ):
+            best[key] = paired
+    return sorted(best.values(), key=lambda o: o.hourly(flt.use_spot) or 0.0)
 
 
 def _with_catalog_name(offer: Offer, names: tuple[str, ...] | None) -> Offer:
