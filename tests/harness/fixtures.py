@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from harness.sshnodes import HarnessUnavailable, SshNodes
+from harness.sshnodes import HarnessUnavailable, Node, SshNodes
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +33,18 @@ def ssh_nodes(ssh_harness: SshNodes) -> Iterator[SshNodes]:
     yield ssh_harness
     for node in ssh_harness.nodes:
         ssh_harness.start_sshd(node)
+
+
+def stix_target(harness: SshNodes, node: Node, known_hosts: Path | str, **kw: Any) -> Any:
+    """An ``stix.runner.ssh_conn.SshTarget`` logging into ``node`` with the harness key."""
+    from stix.runner.ssh_conn import SshTarget
+
+    kw.setdefault("name", node.name)
+    return SshTarget(
+        host=node.ip,
+        user=node.user,
+        port=node.port,
+        key=str(harness.key),
+        known_hosts=str(known_hosts),
+        **kw,
+    )

@@ -9,8 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from harness.fixtures import ssh_harness, ssh_nodes  # noqa: E402
-from harness.sshnodes import Node, SshNodes  # noqa: E402
+from harness.fixtures import ssh_harness, ssh_nodes
 
 __all__ = ["ssh_harness", "ssh_nodes"]
 
@@ -23,18 +22,3 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("STIX_HOME", str(home / ".stix"))
     return home
-
-
-def target_for(harness: SshNodes, node: Node, known_hosts: Path, **kw: object):  # type: ignore[no-untyped-def]
-    """An :class:`SshTarget` logging into a harness node with the harness key."""
-    from stix.runner.ssh_conn import SshTarget
-
-    return SshTarget(
-        host=node.ip,
-        user=node.user,
-        port=node.port,
-        key=str(harness.key),
-        known_hosts=str(known_hosts),
-        name=kw.pop("name", node.name),  # type: ignore[arg-type]
-        **kw,  # type: ignore[arg-type]
-    )

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import target_for
+from harness.fixtures import stix_target as target_for
 from stix.errors import ClusterError
 from stix.runner.ssh import SshRunner
 from stix.runner.ssh_conn import POOL
@@ -76,7 +76,8 @@ def test_fan_out_prefixes_every_node(runners: list[SshRunner]) -> None:
 
 
 def test_fan_out_failure_names_nodes(runners: list[SshRunner]) -> None:
-    cmd = '[ "$(whoami)" = "%s" ] && echo broken >&2 && exit 7; true' % runners[1].target.user
+    user = runners[1].target.user
+    cmd = f'[ "$(whoami)" = "{user}" ] && echo broken >&2 && exit 7; true'
     with pytest.raises(ClusterError, match=r"failed on node1 \(exit 7: broken\)"):
         run_on_nodes(runners, cmd, write=None)
 
@@ -131,7 +132,11 @@ def test_host_keys_go_to_the_cluster_file_and_changes_are_refused(
     assert entry[0] in (node.ip, f"[{node.ip}]:{node.port}")
     assert entry[2] == (node.etc / "host_key.pub").read_text().split()[1]
     POOL.close_all()
-    known.write_text(known.read_text().replace(entry[2], ssh_nodes.nodes[0].etc.joinpath("host_key.pub").read_text().split()[1]))
+    known.write_text(
+        known.read_text().replace(
+            entry[2], ssh_nodes.nodes[0].etc.joinpath("host_key.pub").read_text().split()[1]
+        )
+    )
     with pytest.raises(ClusterError, match="host key changed"):
         SshRunner(target_for(ssh_nodes, node, known)).run("true")
 
