@@ -53,7 +53,9 @@ def sync_file_mounts(handle: ClusterHandle, task: Task) -> None:
         runners = handle.node_runners()
         for path, dest, excludes in pairs:
 
-            def copy(runner: Runner, p: Path = path, d: str = dest, e: list[str] = excludes) -> None:
+            def copy(
+                runner: Runner, p: Path = path, d: str = dest, e: list[str] = excludes
+            ) -> None:
                 runner.sync(p, d, e)
 
             run_parallel(copy, runners)
@@ -101,7 +103,6 @@ def submit(
     spec = job_spec(task, with_setup=with_setup)
     if detach or after_submit is not None:
         [job_id] = agent.submit([spec])
-        progress.info(f"Job submitted, ID: {job_id}")
         if after_submit is not None:
             after_submit(job_id)
         if detach:

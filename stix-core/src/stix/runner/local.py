@@ -121,7 +121,7 @@ class LocalRunner(Runner):
             shutil.copy2(source, target)
             return
         if shutil.which("rsync"):
-            args = ["rsync", "-a", "--delete"]
+            args = ["rsync", "-a"]
             args += [f"--exclude={pattern}" for pattern in excludes]
             proc = subprocess.run(
                 [*args, f"{source}/", f"{target}/"], capture_output=True, text=True

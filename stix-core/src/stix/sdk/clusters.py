@@ -91,10 +91,25 @@ def stop(cluster_name: str) -> ClusterRecord:
                 hint=f"stix down {cluster_name}",
             )
         handle = record.handle or {}
+        if record.status == UP:
+            _remember_jobs(record, store)
         _provisioner(record).stop_instances(handle["cluster_name_on_cloud"], record.region)
         new = store.set_status(cluster_name, STOPPED)
         assert new is not None
         return new
+
+
+def _remember_jobs(record: ClusterRecord, store: ClusterStore) -> None:
+    """Keep a copy of the job table so ``queue`` still answers while the cluster is stopped."""
+    from stix.backend.handle import ClusterHandle
+    from stix.backend.runtime import client
+    from stix.errors import StixError
+
+    try:
+        jobs = client(ClusterHandle.from_dict(record.handle or {})).call("queue")["jobs"]
+    except (StixError, OSError):
+        return
+    store.mirror_jobs(record.name, jobs)
 
 
 def down(cluster_name: str, *, purge: bool = False) -> None:

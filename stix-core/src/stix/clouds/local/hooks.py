@@ -42,12 +42,18 @@ class LocalCloud(Cloud):
             return []
         if resources.region not in (None, "local") or resources.zone is not None:
             return []
+        # A sandbox is sized to an exact request ("cpus: 1"), else it gets the whole host.
+        vcpus, memory_gib = cap.cpus, cap.memory_gib
         cpus = resources.cpus_request()
         if cpus and cpus[0] > cap.cpus:
             return []
+        if cpus and not cpus[1]:
+            vcpus = cpus[0]
         memory = resources.memory_request()
         if memory and memory[0] > cap.memory_gib:
             return []
+        if memory and not memory[1]:
+            memory_gib = memory[0]
         acc = resources.accelerator()
         if acc is not None:
             if not cap.accelerator or acc[0].lower() != cap.accelerator.lower():
@@ -58,8 +64,8 @@ class LocalCloud(Cloud):
             Offer(
                 cloud="local",
                 instance_type=INSTANCE_TYPE,
-                vcpus=cap.cpus,
-                memory_gib=cap.memory_gib,
+                vcpus=vcpus,
+                memory_gib=memory_gib,
                 price=0.0,
                 region="local",
                 zone=None,

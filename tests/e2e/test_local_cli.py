@@ -1,0 +1,173 @@
+"""End to end on the local cloud, driving the CLI as a user would (real processes, no mocks)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import marked_pids, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_launch_exec_queue_logs_down(stix):
+    out = stix("launch", "-y", "-c", "e1", "echo hello-from-launch")
+    assert "hello-from-launch" in out.stdout
+    assert "SUCCEEDED" in out.stderr
+    out = stix("exec", "e1", "echo again $SKYPILOT_INTERNAL_JOB_ID")
+    assert "again 2" in out.stdout
+    jobs = stix.jobs("e1")
+    assert [jobs[1]["status"], jobs[2]["status"]] == ["SUCCEEDED", "SUCCEEDED"]
+    assert "hello-from-launch" in stix("logs", "e1", "1").stdout
+    assert stix("logs", "e1", "1", "--status").returncode == 0
+    [row] = stix.json("status")
+    assert row["name"] == "e1" and row["status"] == "UP" and row["cloud"] == "local"
+    stix("down", "-y", "e1")
+    assert stix.json("status") == []
+    assert not list((stix.home / "local").iterdir())
+    assert marked_pids(stix.home) == []
+    report = stix.json("cost-report")
+    assert report[0]["name"] == "e1" and report[0]["status"] == "TERMINATED"
+
+
+def test_examples_run_as_they_are(stix):
+    out = stix("launch", "-y", "-c", "mn", "examples/multi_node.yaml")
+    assert "I am the head" in out.stdout and "worker reporting to head" in out.stdout
+    for rank in (0, 1):
+        assert f"rank {rank} of 2" in out.stdout
+    out = stix("launch", "-y", "-c", "wd", "examples/workdir_setup.yaml")
+    assert "setup output is here" in out.stdout and "hello from node rank 0" in out.stdout
+    assert not (stix.node_home("wd") / "sky_workdir" / "debug.log").exists()
+    out = stix("launch", "-y", "-c", "mini", "examples/minimal.yaml")
+    assert "hello from STIX" in out.stdout
+
+
+def test_logs_follow_a_running_job(stix):
+    stix("launch", "-y", "-c", "f1", "-d", "for i in 1 2 3; do echo tick$i; sleep 0.4; done")
+    out = stix("logs", "f1")
+    assert out.stdout.split() == ["tick1", "tick2", "tick3"]
+    assert stix.jobs("f1")[1]["status"] == "SUCCEEDED"
+
+
+def test_cancel_kills_the_running_job(stix):
+    stix("launch", "-y", "-c", "c1", "-d", "sleep 300 & echo $! > ~/child; echo $$ > ~/shell; wait")
+    home = stix.node_home("c1")
+    wait_for(lambda: (home / "child").exists() and (home / "shell").exists(), what="job start")
+    time.sleep(0.1)
+    pids = [int((home / n).read_text()) for n in ("child", "shell")]
+    assert all(_alive(p) for p in pids)
+    stix("cancel", "c1", "1")
+    wait_for(lambda: not any(_alive(p) for p in pids), timeout=10, what="job processes to die")
+    assert stix.jobs("c1")[1]["status"] == "CANCELLED"
+
+
+def test_stop_keeps_disk_and_start_restarts(stix):
+    stix("launch", "-y", "-c", "s1", "echo kept > ~/keep.txt")
+    stix("stop", "-y", "s1")
+    assert stix.status("s1") == "STOPPED"
+    assert marked_pids(stix.home) == []  # agent and jobs are gone
+    assert stix.json("queue", "s1")[0]["status"] == "SUCCEEDED"  # last seen copy
+    bad = stix("exec", "s1", "true", check=False)
+    assert bad.returncode == 1 and "STOPPED" in bad.stderr
+    stix("start", "-y", "s1")
+    assert stix.status("s1") == "UP"
+    assert "kept" in stix("exec", "s1", "cat ~/keep.txt").stdout
+
+
+def test_autostop_and_autodown(stix):
+    stix("launch", "-y", "-c", "a1", "-i", "0.02", "echo hi")
+    wait_for(lambda: stix.status("a1") == "STOPPED", timeout=20, what="autostop")
+    stix("launch", "-y", "-c", "a2", "--down", "echo bye")
+    wait_for(lambda: stix.status("a2") is None, timeout=20, what="autodown")
+    assert not list((stix.home / "local").glob("a2-*"))
+
+
+def test_failed_setup_and_failed_run_exit_codes(stix, tmp_path):
+    task = tmp_path / "bad_setup.yaml"
+    task.write_text("setup: exit 4\nrun: echo never\n")
+    out = stix("launch", "-y", "-c", "x1", str(task), check=False)
+    assert out.returncode == 100
+    assert "FAILED_SETUP" in out.stderr and "never" not in out.stdout
+    assert stix.jobs("x1")[1]["status"] == "FAILED_SETUP"
+    out = stix("exec", "x1", "echo partial; exit 3", check=False)
+    assert out.returncode == 100
+    assert "FAILED" in out.stderr and "exit code 3" in out.stderr
+    assert stix.jobs("x1")[2]["exit_codes"] == [3]
+    assert stix("logs", "x1", "2", "--status", check=False).returncode == 100
+
+
+def test_gpu_jobs_run_one_after_the_other(stix):
+    stix.env["STIX_LOCAL_GPUS"] = "FakeGPU:1"
+    job = "echo start $(date +%s.%N) >> ~/t-$SKYPILOT_INTERNAL_JOB_ID; sleep 0.7; echo end $(date +%s.%N) >> ~/t-$SKYPILOT_INTERNAL_JOB_ID"
+    stix("launch", "-y", "-c", "g1", "-d", "--gpus", "FakeGPU:1", job)
+    stix("exec", "g1", "-d", "--gpus", "FakeGPU:1", job)
+    stix.wait_job("g1", 2)
+    home = stix.node_home("g1")
+    spans = []
+    for job_id in (1, 2):
+        lines = dict(line.split() for line in (home / f"t-{job_id}").read_text().splitlines())
+        spans.append((float(lines["start"]), float(lines["end"])))
+    assert spans[1][0] >= spans[0][1]
+
+
+def test_killed_launch_is_cleaned_by_refresh_and_down(stix):
+    proc = stix.popen("launch", "-y", "-c", "k1", "echo $$ > ~/pid; sleep 300")
+    wait_for(lambda: list((stix.home / "local").glob("k1-*/node-0/home/pid")), what="job start")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stix("status", "--refresh")
+    stix("down", "-y", "k1")
+    assert stix.json("status") == []
+    assert not list((stix.home / "local").glob("k1-*"))
+    assert marked_pids(stix.home) == []
+
+
+def test_killed_early_launch_leaves_nothing_after_refresh(stix):
+    proc = stix.popen("launch", "-y", "-c", "k2", "true")
+    wait_for(lambda: stix.status("k2") is not None, what="INIT record")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stix("status", "--refresh")
+    if stix.status("k2") is not None:
+        stix("down", "-y", "k2")
+    assert stix.json("status") == []
+    assert marked_pids(stix.home) == []
+
+
+def test_preempted_spot_cluster_shows_on_refresh(stix):
+    stix("launch", "-y", "-c", "sp", "--use-spot", "--num-nodes", "2", "-d", "sleep 300")
+    stix("local", "preempt", "sp", "--node", "1")
+    assert stix.json("status", "--refresh")[0]["status"] == "INIT"
+    stix("local", "preempt", "sp")
+    assert stix.json("status", "--refresh") == []
+
+
+@pytest.mark.slow
+def test_twenty_concurrent_launches(stix):
+    procs = [stix.popen("launch", "-y", "-c", f"p{i}", "-d", f"echo {i}") for i in range(20)]
+    results = [(*p.communicate(timeout=240), p.returncode) for p in procs]
+    assert [r[2] for r in results] == [0] * 20, [r[1] for r in results if r[2]]
+    rows = stix.json("status")
+    assert sorted(r["name"] for r in rows) == sorted(f"p{i}" for i in range(20))
+    assert {r["status"] for r in rows} == {"UP"}
+    subprocess.run(
+        stix.argv("down", "-a", "-y"), env=stix.env, check=True, capture_output=True, timeout=240
+    )
+    assert stix.json("status") == []
