@@ -57,6 +57,7 @@ def stream(home: str, job_id: Optional[int], follow: bool = False, tail: int = 0
     offset = None
     last_check = 0.0
     cluster = None
+    polls = 0
     while True:
         status = conn.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()[0]
         if os.path.exists(path):
@@ -79,6 +80,8 @@ def stream(home: str, job_id: Optional[int], follow: bool = False, tail: int = 0
             cluster = cluster or nodes.load_cluster(home)
             scheduler.check_drivers(conn, cluster)
             last_check = now
-        time.sleep(0.05)
+        # Poll fast while a short job is likely to end soon, then back off.
+        polls += 1
+        time.sleep(0.01 if polls < 100 else 0.05 if polls < 400 else 0.2)
     sys.stderr.write(STATUS_MARK + json.dumps({"job_id": job_id, "status": status}) + "\n")
     sys.stderr.flush()

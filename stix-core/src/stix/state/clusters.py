@@ -11,7 +11,7 @@ import attrs
 from stix.state.db import connect, write
 
 if TYPE_CHECKING:
-    import sqlite_utils
+    import sqlite3
 
 # Cluster statuses (SPEC §6.1).
 INIT = "INIT"
@@ -80,18 +80,16 @@ class ClusterRecord:
 class ClusterStore:
     """Reads and writes cluster records and history; every write is one short transaction."""
 
-    def __init__(self, db: sqlite_utils.Database | None = None) -> None:
+    def __init__(self, db: sqlite3.Connection | None = None) -> None:
         self.db = db or connect()
 
     def get(self, name: str) -> ClusterRecord | None:
-        rows = list(self.db["clusters"].rows_where("name = ?", [name]))
-        return ClusterRecord.from_row(rows[0]) if rows else None
+        row = self.db.execute("SELECT * FROM clusters WHERE name = ?", [name]).fetchone()
+        return ClusterRecord.from_row(dict(row)) if row is not None else None
 
     def all(self) -> list[ClusterRecord]:
-        return [
-            ClusterRecord.from_row(r)
-            for r in self.db["clusters"].rows_where(order_by="launched_at")
-        ]
+        rows = self.db.execute("SELECT * FROM clusters ORDER BY launched_at, name")
+        return [ClusterRecord.from_row(dict(r)) for r in rows]
 
     def put(self, record: ClusterRecord) -> None:
         row = record.to_row()
@@ -188,10 +186,9 @@ class ClusterStore:
             "SELECT * FROM cluster_history WHERE launched_at >= ? ORDER BY launched_at DESC",
             [since],
         )
-        cols = [c[0] for c in rows.description]
         out = []
-        for values in rows.fetchall():
-            row = dict(zip(cols, values, strict=True))
+        for found in rows.fetchall():
+            row = dict(found)
             row["intervals"] = json.loads(row["intervals"] or "[]")
             out.append(row)
         return out
@@ -221,10 +218,15 @@ class ClusterStore:
 
     def mirrored_jobs(self, cluster: str) -> list[dict[str, Any]]:
         """Job rows last seen for ``cluster`` (used when the cluster is stopped)."""
-        return [
-            dict(r)
-            for r in self.db["jobs"].rows_where("cluster = ?", [cluster], order_by="job_id desc")
-        ]
+        rows = self.db.execute(
+            "SELECT * FROM jobs WHERE cluster = ? ORDER BY job_id DESC", [cluster]
+        )
+        out = []
+        for found in rows:
+            job = dict(found)
+            job["exit_codes"] = json.loads(job["exit_codes"]) if job["exit_codes"] else None
+            out.append(job)
+        return out
 
 
 def usage_hours(intervals: list[list[float | None]], now: float | None = None) -> float:

@@ -114,29 +114,33 @@ def _raw_connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def connect(path: Path | None = None) -> sqlite_utils.Database:
-    """Open the state database, applying pending migrations (one writer at a time)."""
-    _import_sqlite_utils()
-    import sqlite_utils
+def connect(path: Path | None = None) -> sqlite3.Connection:
+    """Open the state database (rows as ``sqlite3.Row``), migrating it first when needed.
 
+    Migrations run through sqlite-utils under an exclusive write lock; an up-to-date
+    database is opened with the standard library only, which keeps ``stix status`` fast.
+    """
     conn = _raw_connect(path or state_path())
-    db = sqlite_utils.Database(conn)
+    conn.row_factory = sqlite3.Row
     if conn.execute("PRAGMA user_version").fetchone()[0] < len(MIGRATIONS):
-        with write(db):
+        _import_sqlite_utils()
+        import sqlite_utils
+
+        db = sqlite_utils.Database(conn)
+        with write(conn):
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             for number, migrate in enumerate(MIGRATIONS[version:], start=version + 1):
                 migrate(db)
                 conn.execute(f"PRAGMA user_version = {number}")
-    return db
+    return conn
 
 
 @contextmanager
-def write(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """A write transaction that takes the lock up front (no deadlocks between writers)."""
-    conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     try:
-        yield db
+        yield conn
     except BaseException:
         conn.execute("ROLLBACK")
         raise
