@@ -12,11 +12,11 @@ import os
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from stix.catalog import gcp_rows
-from stix.catalog.rows import read_gpu_metadata, read_images, read_vms
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 CACHE_NAME = ".cache.sqlite3"
 COMMON_KEY = "@common"
 
@@ -33,7 +33,8 @@ CREATE INDEX IF NOT EXISTS offers_region ON offers (cloud, region);
 CREATE TABLE IF NOT EXISTS groups (
     cloud TEXT NOT NULL, instance_type TEXT, acc TEXT, acc_count REAL NOT NULL,
     vcpus REAL NOT NULL, memory REAL NOT NULL, gpu_mem REAL, price REAL NOT NULL, spot REAL,
-    region TEXT, zone TEXT, kind INTEGER NOT NULL, locations INTEGER NOT NULL
+    region TEXT, zone TEXT, kind INTEGER NOT NULL, locations INTEGER NOT NULL,
+    spot_region TEXT, spot_zone TEXT
 );
 CREATE INDEX IF NOT EXISTS groups_acc ON groups (acc, acc_count);
 CREATE INDEX IF NOT EXISTS groups_cpu ON groups (acc, vcpus);
@@ -135,6 +136,8 @@ def _drop(conn: sqlite3.Connection, cloud: str) -> None:
 
 
 def _load_cloud(conn: sqlite3.Connection, cloud: str, folder: Path) -> None:
+    from stix.catalog.rows import read_images, read_vms
+
     rows = read_vms(folder / "vms.csv")
     if any(r.instance_type is None for r in rows):
         pairs = gcp_rows.expand(rows)
@@ -160,41 +163,29 @@ def _load_cloud(conn: sqlite3.Connection, cloud: str, folder: Path) -> None:
             for r, kind in pairs
         ),
     )
-    # The cheapest location of each (instance type, accelerator) group, with the
-    # group's cheapest spot price and number of locations.
-    best: dict[tuple[object, ...], list] = {}
+    # The cheapest location of each (instance type, accelerator) group, and
+    # separately the location of its cheapest spot price, plus its location count.
+    best: dict[tuple[object, ...], list[Any]] = {}
     for r, kind in pairs:
         key = (r.instance_type, r.accelerator_name, r.accelerator_count)
         entry = best.get(key)
         if entry is None:
-            best[key] = [r, kind, r.spot_price, 1]
+            best[key] = [r, kind, r if r.spot_price is not None else None, 1]
             continue
         if r.price < entry[0].price:
             entry[0], entry[1] = r, kind
-        if r.spot_price is not None and (entry[2] is None or r.spot_price < entry[2]):
-            entry[2] = r.spot_price
+        if r.spot_price is not None and (entry[2] is None or r.spot_price < entry[2].spot_price):
+            entry[2] = r
         entry[3] += 1
     conn.executemany(
-        "INSERT INTO groups VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO groups VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
-            (
-                cloud,
-                r.instance_type,
-                r.accelerator_name,
-                r.accelerator_count,
-                r.vcpus,
-                r.memory_gib,
-                r.gpu_memory_gib,
-                r.price,
-                spot,
-                r.region,
-                r.zone,
-                kind,
-                n,
-            )
-            for r, kind, spot, n in best.values()
+            (cloud, r.instance_type, r.accelerator_name, r.accelerator_count, r.vcpus,
+             r.memory_gib, r.gpu_memory_gib, r.price, s.spot_price if s else None, r.region,
+             r.zone, kind, n, s.region if s else None, s.zone if s else None)
+            for r, kind, s, n in best.values()
         ),
-    )
+    )  # fmt: skip
     if (folder / "images.csv").is_file():
         conn.executemany(
             "INSERT INTO images VALUES (?,?,?,?)",
@@ -206,6 +197,8 @@ def _load_cloud(conn: sqlite3.Connection, cloud: str, folder: Path) -> None:
 
 
 def _load_gpus(conn: sqlite3.Connection, common: Path | None) -> None:
+    from stix.catalog.rows import read_gpu_metadata
+
     conn.execute("DELETE FROM gpus")
     specs: dict[str, tuple[float | None, str | None]] = {}
     meta: dict[str, tuple[float | None, str | None]] = {}

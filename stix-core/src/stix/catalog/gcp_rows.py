@@ -10,8 +10,10 @@ sees plain rows.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from stix.catalog.rows import Row
+if TYPE_CHECKING:
+    from stix.catalog.rows import Row
 
 # Accelerators sold only inside one machine family: (name, count) -> host types.
 _FIXED: dict[str, dict[int, tuple[str, ...]]] = {

@@ -271,7 +271,12 @@ class Catalog:
         price = "spot" if flt.use_spot else "price"
         if not flt.needs_locations:
             # the summary holds each group's cheapest location, so max_price stays exact
-            inner = f"SELECT {_COLUMNS}, {price} AS best FROM groups WHERE {where}"
+            columns = _COLUMNS
+            if flt.use_spot:  # the spot price peaks elsewhere than the on-demand one
+                columns = columns.replace(
+                    "region, zone", "spot_region AS region, spot_zone AS zone"
+                )
+            inner = f"SELECT {columns}, {price} AS best FROM groups WHERE {where}"
         else:
             # bare columns come from the row holding MIN(price)
             inner = (

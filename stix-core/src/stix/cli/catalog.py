@@ -11,13 +11,25 @@ import click
 
 @click.group()
 def catalog() -> None:
-    """Price and offer catalogs under $STIX_HOME/catalogs."""
+    """Price and offer catalogs under $STIX_HOME/catalogs.
+
+    \b
+    Examples:
+        stix catalog import --format skypilot ~/skypilot-catalog/catalogs/v8
+        stix catalog update gcp
+        stix catalog ls
+    """
 
 
 @catalog.command("update")
 @click.argument("cloud", required=False)
 def update(cloud: str | None) -> None:
-    """Refresh CLOUD's catalog (default: every installed cloud) from its plugin."""
+    """Refresh CLOUD's catalog (default: every installed cloud) from its plugin.
+
+    \b
+    Example:
+        stix catalog update gcp
+    """
     from stix.catalog import files
     from stix.catalog.query import Catalog
     from stix.errors import CatalogError
@@ -54,7 +66,13 @@ def update(cloud: str | None) -> None:
 )
 @click.option("--cloud", help="Import only this cloud (or name a single cloud's folder).")
 def import_(directory: str, fmt: str, cloud: str | None) -> None:
-    """Import a SkyPilot v8 catalog folder (per-cloud sub-folders and common/)."""
+    """Import a SkyPilot v8 catalog folder (per-cloud sub-folders and common/).
+
+    \b
+    Examples:
+        stix catalog import --format skypilot skypilot-catalog/catalogs/v8
+        stix catalog import --cloud lambda skypilot-catalog/catalogs/v8/lambda
+    """
     from stix.catalog import files
     from stix.catalog.query import Catalog
 
@@ -67,7 +85,12 @@ def import_(directory: str, fmt: str, cloud: str | None) -> None:
 @catalog.command("ls")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def ls(as_json: bool) -> None:
-    """List catalogs: rows, age, source and whether the cloud's plugin is installed."""
+    """List catalogs: rows, age, source and whether the cloud's plugin is installed.
+
+    \b
+    Example:
+        stix catalog ls --json
+    """
     from stix.catalog import files
     from stix.catalog.query import Catalog
     from stix.optimizer.render import format_table

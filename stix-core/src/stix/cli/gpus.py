@@ -180,7 +180,13 @@ def _details(
 
 @click.group()
 def gpus() -> None:
-    """Accelerators offered by every catalog, with prices."""
+    """Accelerators offered by every catalog, with prices.
+
+    \b
+    Examples:
+        stix gpus list
+        stix gpus list A100:8 --all-regions
+    """
 
 
 @gpus.command("list")

@@ -76,18 +76,6 @@ def make_scope(
     )
 
 
-def _filled(r: Resources, o: Offer, use_spot: bool) -> Resources:
-    return attrs.evolve(
-        r,
-        cloud=o.cloud,
-        region=o.region,
-        zone=o.zone,
-        instance_type=o.instance_type,
-        accelerators=o.accelerators,
-        use_spot=use_spot,
-    )
-
-
 def _candidate(scope: Scope, task: Task, choice: int, o: Offer) -> Candidate:
     r = task.resources[choice]
     use_spot = bool(r.use_spot)
@@ -104,8 +92,8 @@ def _candidate(scope: Scope, task: Task, choice: int, o: Offer) -> Candidate:
         num_nodes=task.num_nodes,
         launchable=scope.launchable(o.cloud),
         hint=scope.hint(o.cloud),
-        resources=_filled(r, o, use_spot),
         choice=choice,
+        base=r,
     )
 
 
@@ -240,10 +228,16 @@ def optimize(
         def resources_of(c: Candidate, _task: Task = opt.task) -> Resources:
             return _task.resources[c.choice]
 
-        chosen, fallback = failover.build(scope, pick, ranked, resources_of, to_candidate)
+        def build(
+            _pick: Candidate = pick,
+            _ranked: list[Candidate] = ranked,
+            _of: Callable[[Candidate], Resources] = resources_of,
+            _to: Callable[[Offer, Candidate], Candidate] = to_candidate,
+        ) -> tuple[Candidate, ...]:
+            return failover.build(scope, _pick, _ranked, _of, _to)
+
         considered = opt.considered if pick in opt.considered else [pick, *opt.considered]
-        considered = [chosen if c is pick else c for c in considered]
-        plans.append(TaskPlan(opt.task, chosen, fallback, tuple(considered), opt.hours[id(pick)]))
+        plans.append(TaskPlan(opt.task, pick, build, tuple(considered), opt.hours[id(pick)]))
     return Plan(plans, tuple(edges), minimize, values, egress)
 
 

@@ -48,36 +48,34 @@ def build(
     ranked: Sequence[Candidate],
     resources_of: Callable[[Candidate], Resources],
     to_candidate: Callable[[Offer, Candidate], Candidate],
-) -> tuple[Candidate, tuple[Candidate, ...]]:
-    """The chosen candidate (at its first location) and the ordered failover list.
+) -> tuple[Candidate, ...]:
+    """The ordered failover list after ``chosen`` (which is at its group's cheapest location).
 
     :param ranked: the task's candidates in the order they should be tried.
     :param resources_of: the task resources a candidate came from.
     :param to_candidate: turn a location of a candidate's instance type into a candidate.
     """
-    seen: set[tuple[object, ...]] = set()
     out: list[Candidate] = []
 
     def key(c: Candidate) -> tuple[object, ...]:
         acc = tuple(sorted((c.accelerators or {}).items()))
         return (c.cloud, c.instance_type, acc, c.region, c.zone, c.use_spot)
 
+    seen = {key(chosen)}
+
     def expand(c: Candidate) -> list[Candidate]:
         offer = _offer_of(c)
-        locs = locations(scope, resources_of(c), offer)  # cheapest first
-        anchor = locs[0] if locs else offer
-        return [to_candidate(o, c) for o in order_locations(locs, anchor, c.use_spot)]
+        locs = locations(scope, resources_of(c), offer)
+        return [to_candidate(o, c) for o in order_locations(locs, offer, c.use_spot)]
 
-    first, *rest = expand(chosen) or [chosen]
-    seen.add(key(first))
-    for c in rest:
+    group_key = key(chosen)[:3]
+    for c in expand(chosen):
         if key(c) not in seen:
             seen.add(key(c))
             out.append(c)
-    group_key = (chosen.cloud, chosen.instance_type, key(chosen)[2])
     expanded = 0
     for c in ranked:
-        if (c.cloud, c.instance_type, key(c)[2]) == group_key or key(c) in seen:
+        if key(c)[:3] == group_key or key(c) in seen:
             continue
         if chosen.launchable and not c.launchable:
             continue
@@ -87,7 +85,7 @@ def build(
             if key(m) not in seen:
                 seen.add(key(m))
                 out.append(m)
-    return first, tuple(out)
+    return tuple(out)
 
 
 def _offer_of(c: Candidate) -> Offer:

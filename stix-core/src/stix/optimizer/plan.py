@@ -5,6 +5,8 @@ These are the stable public shapes other parts (launch, failover, jobs) read.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -36,8 +38,27 @@ class Candidate:
     num_nodes: int
     launchable: bool
     hint: str | None
-    resources: Resources | None = attrs.field(default=None, eq=False, repr=False)
+    _resources: Resources | None = attrs.field(
+        default=None, eq=False, repr=False, alias="resources"
+    )
     choice: int = 0
+    # the task's own (unfilled) resources; ``resources`` is derived from it on use
+    _base: Resources | None = attrs.field(default=None, eq=False, repr=False, alias="base")
+
+    @property
+    def resources(self) -> Resources | None:
+        """The task's resources with cloud, region, zone, instance type and accelerators filled."""
+        if self._resources is not None or self._base is None:
+            return self._resources
+        return attrs.evolve(
+            self._base,
+            cloud=self.cloud,
+            region=self.region,
+            zone=self.zone,
+            instance_type=self.instance_type,
+            accelerators=self.accelerators,
+            use_spot=self.use_spot,
+        )
 
     @property
     def total_hourly_cost(self) -> float:
@@ -96,21 +117,30 @@ class Blocked:
         return cls(candidate.cloud, candidate.region, candidate.zone)
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class TaskPlan:
     """The plan for one task: the chosen candidate and the ordered failover list.
 
     ``failover`` starts with the chosen candidate's other zones, then its
-    region's neighbours, other regions by price, then the next candidates.
+    region's neighbours, other regions by price, then the next candidates; it
+    may be given as a zero-argument function and is then built on first use.
     ``considered`` holds the best candidate per cloud and accelerator (the
     rows of the dry-run table), cheapest first.
     """
 
     task: Task
     chosen: Candidate
-    failover: tuple[Candidate, ...]
+    _failover: tuple[Candidate, ...] | Callable[[], tuple[Candidate, ...]] = attrs.field(
+        alias="failover", eq=False, repr=False
+    )
     considered: tuple[Candidate, ...]
     hours: float = 1.0
+
+    @functools.cached_property
+    def failover(self) -> tuple[Candidate, ...]:
+        """Where provisioning goes next, in order (built once, on first use)."""
+        value = self._failover
+        return tuple(value() if callable(value) else value)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form of one task's plan."""
