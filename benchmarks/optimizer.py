@@ -132,7 +132,7 @@ def run(args: argparse.Namespace, home: Path) -> None:
     ]
     print(f"\nmedian of {args.runs} runs\n")
     print(f"| {'case':<42} | {'median ms':>9} | {'target ms':>9} |")
-    print(f"| {'-' * 42} | {'-' * 9}: | {'-' * 9}: |")
+    print(f"| {'-' * 42} | {'-' * 8}: | {'-' * 8}: |")
     for label, fn, target in cases:
         value = median_ms(fn, args.runs)
         goal = f"{target:.0f}" if target else ""
