@@ -212,8 +212,11 @@ def list_gpus(
         stix gpus list A100:8
         stix gpus list H100 --infra gcp --all-regions
     """
+    from stix.catalog.files import warn_if_stale
+
     catalog, installed = _catalog()
     cloud, region = _parse_infra(infra)
+    warn_if_stale([cloud] if cloud else catalog.clouds, catalog.folders)
     if accelerator:
         lines, data = _details(catalog, accelerator, cloud, region, all_regions, installed)
     else:

@@ -186,23 +186,26 @@ def apply_overrides(task: Task, opts: Mapping[str, Any]) -> Task:
     config = task.to_yaml_config(reveal_secrets=True)
     config.update(top)
     res = dict(config.get("resources") or {})
+    where = ("infra", "cloud", "region", "zone")
+    entries: list[dict[str, Any]] = []
     for key in ("any_of", "ordered"):
         if key in res:
-            entries = []
-            for entry in res[key]:
-                entry = {k: v for k, v in entry.items() if k not in clear}
-                if infra_given:
-                    entry = {
-                        k: v
-                        for k, v in entry.items()
-                        if k not in ("infra", "cloud", "region", "zone")
-                    }
-                entries.append(entry)
-            res[key] = entries
+            res[key] = [{k: v for k, v in e.items() if k not in clear} for e in res[key]]
+            entries.extend(res[key])
     if "accelerators" in res_over:
         res.pop("gpus", None)
     res.update(res_over)
-    _apply_infra(res, opts)
+    if opts.get("infra") is not None:
+        for entry in entries:  # --infra replaces every candidate's placement
+            for key in where:
+                entry.pop(key, None)
+        _apply_infra(res, opts)
+    elif infra_given:
+        placed = [m for m in (res, *entries) if any(k in m for k in where)] or [res]
+        for mapping in placed:
+            _apply_infra(mapping, opts)
+            if mapping.get("infra") is None:
+                mapping.pop("infra", None)
     config["resources"] = {k: v for k, v in res.items() if v is not None}
     return Task.from_yaml_config(config)
 
