@@ -100,7 +100,8 @@ def submit_specs(home: str, specs: List[Dict[str, Any]]) -> List[int]:
             now = time.time()
             cur = conn.execute(
                 "INSERT INTO jobs (name, user, status, submitted_at, run_timestamp, num_nodes, "
-                "cpus, gpus, memory, resources, spec, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "cpus, gpus, memory, resources, has_setup, spec, metadata) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     spec.get("name"),
                     spec.get("user") or os.environ.get("USER", ""),
@@ -112,6 +113,7 @@ def submit_specs(home: str, specs: List[Dict[str, Any]]) -> List[int]:
                     gpus,
                     memory,
                     display,
+                    1 if spec.get("setup") else 0,
                     json.dumps(spec),
                     json.dumps(spec.get("metadata") or {}),
                 ),

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     gpus REAL NOT NULL DEFAULT 0,
     memory REAL NOT NULL DEFAULT 0,
     resources TEXT,
+    has_setup INTEGER NOT NULL DEFAULT 0,
     spec TEXT,
     driver_pid INTEGER,
     driver_start TEXT,

@@ -150,7 +150,7 @@ class Driver:
             self.conn,
             self.job_id,
             states.RUNNING,
-            only_from=[states.SETTING_UP, states.PENDING],
+            only_from=[states.SETTING_UP, states.PENDING, states.RUNNING],
             start_at=time.time(),
         )
         if not moved:  # cancelled while setting up

@@ -43,7 +43,7 @@ def schedule_step(
     started: List[int] = []
     while True:
         row = conn.execute(
-            "SELECT job_id, num_nodes, cpus, gpus, memory FROM jobs WHERE status = ? "
+            "SELECT job_id, num_nodes, cpus, gpus, memory, has_setup FROM jobs WHERE status = ? "
             "ORDER BY job_id LIMIT 1",
             (states.PENDING,),
         ).fetchone()
@@ -57,7 +57,7 @@ def schedule_step(
         claimed = db.set_status(
             conn,
             row["job_id"],
-            states.SETTING_UP,
+            states.SETTING_UP if row["has_setup"] else states.RUNNING,
             only_from=[states.PENDING],
             nodes=[[i, g] for i, g in fit],
             start_at=time.time(),
