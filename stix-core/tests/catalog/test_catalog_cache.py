@@ -173,3 +173,23 @@ def test_images(catalog: Catalog) -> None:
         catalog.image("gcp", "skypilot:gpu-debian-11") == "projects/example/global/images/gpu-image"
     )
     assert catalog.image("gcp", "nope") is None
+
+
+def test_concurrent_processes_build_the_cache_once_and_agree(small_home: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from stix.catalog.query import Catalog; c = Catalog(); "
+        "print(sorted(c.rebuilt), sum(c.row_counts().values()))"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ.copy()
+        )
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert {out.split("] ")[1] for out in outputs} == {"29"}
+    assert sum(out.startswith("['alpha', 'beta', 'gcp']") for out in outputs) == 1
