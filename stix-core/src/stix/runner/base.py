@@ -69,12 +69,16 @@ class Runner(abc.ABC):
 
 
 def runner_from_spec(spec: dict[str, Any]) -> Runner:
-    """Rebuild a runner saved with :meth:`Runner.to_spec` (kind ``local``; others by plugins)."""
+    """Rebuild a runner saved with :meth:`Runner.to_spec` (kinds ``local`` and ``ssh``)."""
     kind = spec.get("kind")
     if kind == "local":
         from stix.runner.local import LocalRunner
 
         return LocalRunner(Path(spec["home"]), spec["node_id"], name=spec.get("name"))
+    if kind == "ssh":
+        from stix.runner.ssh import SshRunner
+
+        return SshRunner.from_spec(spec)
     from stix.errors import ClusterError
 
     raise ClusterError(f"no command runner of kind {kind!r} is available")
