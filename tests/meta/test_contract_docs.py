@@ -71,7 +71,9 @@ def test_modules_are_small_and_documented(path: Path) -> None:
         assert ast.get_docstring(ast.parse(text)), f"{path.name} has no module docstring"
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["plugins"], ["check"], ["validate", "--help"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["plugins"], ["validate", "--help"], ["status"], ["launch", "--help"]]
+)
 def test_startup_imports_no_cloud_sdk(argv: list[str], stix_home: Path) -> None:
     code = (
         "import sys, json\n"
