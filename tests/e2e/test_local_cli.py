@@ -171,3 +171,15 @@ def test_twenty_concurrent_launches(stix):
         stix.argv("down", "-a", "-y"), env=stix.env, check=True, capture_output=True, timeout=240
     )
     assert stix.json("status") == []
+
+
+def test_secrets_are_used_but_never_stored_or_printed(stix):
+    stix.env["MY_TOKEN_VALUE"] = "hunter2-abc"
+    out = stix("launch", "-y", "-c", "sec", "--secret", "TOKEN=hunter2-abc", "echo len=${#TOKEN}")
+    assert "len=11" in out.stdout
+    assert "hunter2-abc" not in out.stdout + out.stderr
+    stix("queue", "sec")
+    stix("status", "-v")
+    for path in stix.home.rglob("*"):
+        if path.is_file() and path.suffix in (".db", ".db-wal", ".json", ".log", ""):
+            assert b"hunter2-abc" not in path.read_bytes(), path

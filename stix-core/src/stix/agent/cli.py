@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-from . import PROTOCOL_VERSION, db, nodes, scheduler, states, wake
+from . import PROTOCOL_VERSION, db, nodes, scheduler, secrets, states, wake
 
 
 class AgentError(Exception):
@@ -91,12 +91,14 @@ def submit_specs(home: str, specs: List[Dict[str, Any]]) -> List[int]:
                 "job %r needs %d node(s) with cpus=%g gpus=%g memory=%g; the cluster cannot fit it"
                 % (spec.get("name"), num_nodes, cpus, gpus, memory)
             )
-        rows.append((spec, num_nodes, cpus, gpus, memory, res.get("display")))
+        spec = dict(spec)
+        hidden = spec.pop("secrets", None) or {}
+        rows.append((spec, hidden, num_nodes, cpus, gpus, memory, res.get("display")))
     base = os.path.join(os.path.expanduser("~"), "sky_logs")
     ids: List[int] = []
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for spec, num_nodes, cpus, gpus, memory, display in rows:
+        for spec, hidden, num_nodes, cpus, gpus, memory, display in rows:
             now = time.time()
             cur = conn.execute(
                 "INSERT INTO jobs (name, user, status, submitted_at, run_timestamp, num_nodes, "
@@ -121,6 +123,8 @@ def submit_specs(home: str, specs: List[Dict[str, Any]]) -> List[int]:
             job_id = int(cur.lastrowid or 0)
             log_dir = os.path.join(base, "%d-%s" % (job_id, _safe_name(spec.get("name"))))
             conn.execute("UPDATE jobs SET log_dir = ? WHERE job_id = ?", (log_dir, job_id))
+            if hidden:
+                secrets.save(home, job_id, hidden)
             ids.append(job_id)
         conn.execute("COMMIT")
     except BaseException:

@@ -15,7 +15,7 @@ import time
 import traceback
 from typing import Any, Dict, List, Optional
 
-from . import db, driver, nodes, procs, scheduler, states, wake
+from . import db, driver, nodes, procs, scheduler, secrets, states, wake
 
 TICK = 1.0
 
@@ -138,6 +138,7 @@ class Daemon:
                 scheduler.check_drivers(self.conn, self.cluster)
                 scheduler.schedule_step(self.conn, self.cluster, self._start_driver)
                 self._autostop()
+                secrets.purge(self.home, self.conn)
             except Exception:
                 _log(self.home, "daemon step failed:\n%s" % traceback.format_exc())
             if once:

@@ -45,7 +45,7 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 CREATE TABLE IF NOT EXISTS config (key TEXT PRIMARY KEY, value TEXT);
 """
 
-# Columns returned by ``queue`` (never the spec: it may hold secrets).
+# Columns returned by ``queue`` (never the spec).
 PUBLIC_COLUMNS = (
     "job_id",
     "name",
@@ -147,7 +147,7 @@ def set_status(
     if states.is_terminal(status) and "end_at" not in fields:
         fields["end_at"] = time.time()
     if states.is_terminal(status):
-        fields["spec"] = None  # drop the run spec (and any secrets in it) once done
+        fields["spec"] = None  # the run spec is not needed once the job is over
     for key, value in fields.items():
         sets.append("%s = ?" % key)
         args.append(json.dumps(value) if isinstance(value, (list, dict)) else value)

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import db, env, nodes, states, wake
+from . import db, env, nodes, secrets, states, wake
 
 
 def _exit_code(returncode: Optional[int]) -> int:
@@ -57,6 +57,7 @@ class Driver:
         assert row is not None
         self.job = dict(row)
         self.spec: Dict[str, Any] = json.loads(row["spec"] or "{}")
+        self.spec["secrets"] = secrets.load(home, job_id)
         self.all_nodes: List[Dict[str, Any]] = self.cluster["nodes"]
         alloc = json.loads(row["nodes"] or "[]")
         self.assigned: List[Tuple[int, List[Any]]] = [(a[0], a[1]) for a in alloc]
@@ -177,6 +178,7 @@ class Driver:
 
     def _finish(self, status: str, codes: List[int]) -> str:
         db.set_status(self.conn, self.job_id, status, exit_codes=codes)
+        secrets.forget(self.home, self.job_id)
         row = db.job_row(self.conn, self.job_id)
         wake.poke(self.home)
         return row["status"] if row is not None else status
