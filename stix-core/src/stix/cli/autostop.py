@@ -32,7 +32,14 @@ def autostop(
     wait_for: str | None,
     yes: bool,
 ) -> None:
-    """Schedule autostop (or autodown) on CLUSTERS."""
+    """Schedule autostop (or autodown) on CLUSTERS.
+
+    \b
+    Examples:
+        stix autostop dev -i 30
+        stix autostop dev -i 10 --down
+        stix autostop dev --cancel
+    """
     from stix.sdk.clusters import autostop as sdk_autostop
 
     names = resolve_clusters(clusters, all_clusters)

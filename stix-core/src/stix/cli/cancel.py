@@ -14,7 +14,13 @@ import click
 def cancel(
     cluster: str, job_ids: tuple[int, ...], all_jobs: bool, all_users: bool, yes: bool
 ) -> None:
-    """Cancel JOB_IDS (or --all) on CLUSTER."""
+    """Cancel JOB_IDS (or --all) on CLUSTER.
+
+    \b
+    Examples:
+        stix cancel dev 3
+        stix cancel dev --all
+    """
     from stix.sdk.jobs import cancel as sdk_cancel
 
     if not job_ids and not all_jobs:

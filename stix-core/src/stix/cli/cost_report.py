@@ -16,7 +16,13 @@ from stix.cli.status import duration, format_table
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table")
 def cost_report(show_all: bool, days: float, as_json: bool, output: str) -> None:
-    """Show clusters' durations and estimated costs."""
+    """Show clusters' durations and estimated costs.
+
+    \b
+    Examples:
+        stix cost-report
+        stix cost-report --days 7 --json
+    """
     from stix.sdk.clusters import cost_report as sdk_cost_report
 
     rows = sdk_cost_report(None if show_all else days)

@@ -70,7 +70,13 @@ def down(
     graceful: bool,
     graceful_timeout: int | None,
 ) -> None:
-    """Tear down CLUSTERS (globs accepted)."""
+    """Tear down CLUSTERS (globs accepted).
+
+    \b
+    Examples:
+        stix down dev
+        stix down -a -y
+    """
     from stix.sdk.clusters import down as sdk_down
 
     names = resolve_clusters(clusters, all_clusters)

@@ -61,7 +61,13 @@ def report_job(result: Any) -> None:
 @click.option("--git-ref", help="Accepted for compatibility (not supported yet).")
 @task_options
 def exec_(cluster: str, entrypoint: tuple[str, ...], detach_run: bool, **kwargs: Any) -> None:
-    """Run a task (YAML or command) on an existing UP cluster; no provisioning or setup."""
+    """Run a task (YAML or command) on an existing UP cluster; no provisioning or setup.
+
+    \b
+    Examples:
+        stix exec dev task.yaml
+        stix exec dev -d 'python train.py --epochs 1'
+    """
     from stix.sdk.launch import exec as sdk_exec
 
     dag = load_entrypoint(entrypoint, kwargs, yes=True)

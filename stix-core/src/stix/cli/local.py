@@ -7,14 +7,25 @@ import click
 
 @click.group()
 def local() -> None:
-    """Commands for the local cloud's sandbox clusters."""
+    """Commands for the local cloud's sandbox clusters.
+
+    \b
+    Examples:
+        stix local preempt dev
+        stix local preempt dev --node 1
+    """
 
 
 @local.command()
 @click.argument("cluster")
 @click.option("--node", type=int, default=None, help="Preempt only node I (0 = head).")
 def preempt(cluster: str, node: int | None) -> None:
-    """Simulate a spot preemption of CLUSTER (its node processes die, the nodes vanish)."""
+    """Simulate a spot preemption of CLUSTER (its node processes die, the nodes vanish).
+
+    \b
+    Example:
+        stix local preempt dev --node 1
+    """
     from stix.clouds.local.provisioner import preempt as do_preempt
     from stix.errors import ClusterError
     from stix.sdk.clusters import get_record

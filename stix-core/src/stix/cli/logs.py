@@ -20,7 +20,14 @@ def logs(
     tail: int,
     sync_down: bool,
 ) -> None:
-    """Show the log of a job (default: the latest) on CLUSTER."""
+    """Show the log of a job (default: the latest) on CLUSTER.
+
+    \b
+    Examples:
+        stix logs dev
+        stix logs dev 3 --no-follow
+        stix logs dev 3 --status
+    """
     from stix.cli.exec import exit_code
     from stix.sdk import jobs
 

@@ -19,7 +19,13 @@ from stix.cli.status import ago, colour_status, duration, format_table
 def queue(
     clusters: tuple[str, ...], skip_finished: bool, all_users: bool, as_json: bool, output: str
 ) -> None:
-    """Show the jobs of clusters (default: every UP cluster)."""
+    """Show the jobs of clusters (default: every UP cluster).
+
+    \b
+    Examples:
+        stix queue dev
+        stix queue -s --json dev
+    """
     from stix.sdk.clusters import status
     from stix.sdk.jobs import queue as sdk_queue
 

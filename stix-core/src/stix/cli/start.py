@@ -28,7 +28,13 @@ def start(
     force: bool,
     wait_for: str | None,
 ) -> None:
-    """Start CLUSTERS (globs accepted)."""
+    """Start CLUSTERS (globs accepted).
+
+    \b
+    Examples:
+        stix start dev
+        stix start dev -i 30
+    """
     from stix.sdk.clusters import start as sdk_start
 
     names = resolve_clusters(clusters, all_clusters)

@@ -83,7 +83,14 @@ def status(
     as_json: bool,
     output: str,
 ) -> None:
-    """Show clusters (name globs accepted)."""
+    """Show clusters (name globs accepted).
+
+    \b
+    Examples:
+        stix status
+        stix status --refresh 'dev*'
+        stix status --json
+    """
     from stix.sdk.clusters import status as sdk_status
 
     records = sdk_status(list(clusters) or None, refresh=refresh)

@@ -22,7 +22,13 @@ def stop(
     graceful: bool,
     graceful_timeout: int | None,
 ) -> None:
-    """Stop CLUSTERS (globs accepted); restart them with stix start."""
+    """Stop CLUSTERS (globs accepted); restart them with stix start.
+
+    \b
+    Examples:
+        stix stop dev
+        stix stop -a -y
+    """
     from stix.sdk.clusters import stop as sdk_stop
 
     names = resolve_clusters(clusters, all_clusters)
