@@ -91,19 +91,6 @@ def ssh_argv(target: SshTarget) -> list[str]:
     return ["ssh", "-T", *ssh_options(target), f"{target.user}@{target.host}"]
 
 
-class _StreamWriter:
-    """File-like object handing fabric's decoded output back to a bytes callback."""
-
-    def __init__(self, stream: Callable[[bytes], None]) -> None:
-        self.stream = stream
-
-    def write(self, text: str) -> None:
-        self.stream(text.encode())
-
-    def flush(self) -> None:
-        return None
-
-
 class SshRunner(Runner):
     """Runs commands on one node over SSH.
 
@@ -150,37 +137,29 @@ class SshRunner(Runner):
         stream: Callable[[bytes], None] | None = None,
         timeout: float | None = None,
     ) -> RunResult:
-        import io
-
-        from invoke.exceptions import CommandTimedOut
+        from stix.runner.ssh_exec import CommandTimeout, execute
 
         command = remote_command(argv, env)
         shown = argv if isinstance(argv, str) else shlex.join(argv)
+        data = input.encode() if input is not None else None
         for attempt in (1, 2):
             conn = self.connection()
             streamed = [False]
 
-            def out(chunk: bytes, _s: Any = streamed) -> None:
+            def out(chunk: bytes, _s: list[bool] = streamed) -> None:
                 _s[0] = True
                 assert stream is not None
                 stream(chunk)
 
             try:
-                result = conn.run(
-                    command,
-                    hide="err" if stream else True,
-                    warn=True,
-                    pty=False,
-                    in_stream=io.StringIO(input) if input is not None else False,
-                    out_stream=_StreamWriter(out) if stream else None,
-                    timeout=timeout,
+                code, stdout, stderr = execute(
+                    conn.transport, command, data, out if stream else None, timeout
                 )
-            except CommandTimedOut as exc:
-                POOL.drop(self.target)
+            except CommandTimeout as exc:
                 raise ClusterError(
                     f"node {self.name}: command timed out after {timeout:g}s: {_short(shown)}"
                 ) from exc
-            except (OSError, EOFError, Exception) as exc:
+            except Exception as exc:
                 if not _connection_error(exc):
                     raise
                 POOL.drop(self.target)
@@ -189,7 +168,7 @@ class SshRunner(Runner):
                 raise ClusterError(
                     f"node {self.name}: connection lost while running {_short(shown)}: {exc}"
                 ) from exc
-            return RunResult(result.exited, result.stdout, result.stderr)
+            return RunResult(code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
         raise AssertionError("unreachable")
 
     def check_call(self, argv: Sequence[str] | str, **kwargs: Any) -> RunResult:

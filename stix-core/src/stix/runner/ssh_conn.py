@@ -82,7 +82,13 @@ def _accept_new_policy(path: Path) -> Any:
 
 
 def _new_connection(target: SshTarget, connect_timeout: float) -> fabric.Connection:
-    import fabric
+    try:
+        import fabric
+    except ImportError as exc:
+        raise ClusterError(
+            f"node {target.label}: reaching nodes over SSH needs the 'fabric' package",
+            hint="pip install 'fabric>=3.2'",
+        ) from exc
 
     config = fabric.Config(lazy=True)
     kwargs: dict[str, Any] = {"allow_agent": target.key is None, "look_for_keys": False}

@@ -1,0 +1,1 @@
+"""The ``ssh`` cloud: machines the user already has, grouped in pools (``ssh_node_pools.yaml``)."""

@@ -1,0 +1,225 @@
+"""The ``ssh`` provisioner: hands pool hosts to clusters and gives them back clean.
+
+"Creating" a node means allocating a free host of the pool (region = pool name). The
+cluster gets its own key pair, authorised on its hosts for its life; ``down`` stops the
+agent and every job process the cluster started, removes its files and key, and
+returns the hosts to the pool.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, ClassVar
+
+from stix.clouds.ssh import allocation
+from stix.clouds.ssh.pools import Host, get_pool, load_pools
+from stix.errors import ClusterError, StixError
+from stix.interfaces import (
+    ClusterInfo,
+    InstanceInfo,
+    ProvisionConfig,
+    Provisioner,
+    ProvisionRecord,
+)
+
+# Run on each node by ``down`` (argv: user cluster name, cluster name on cloud).
+_CLEANUP = r"""
+import glob, os, shutil, signal, subprocess, sys
+cluster, cno = sys.argv[1], sys.argv[2]
+home = os.path.expanduser("~")
+agent = os.path.join(home, ".stix_agent")
+for pyz in sorted(glob.glob(os.path.join(agent, "agent-*.pyz")))[-1:]:
+    try:
+        subprocess.run([sys.executable, "-S", pyz, "shutdown"], capture_output=True, timeout=60)
+    except Exception:
+        pass
+for path in glob.glob(os.path.join(agent, "pids", "*")):
+    try:
+        os.killpg(int(open(path).read().strip()), signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
+tag, me, uid = ("_%s_" % cluster).encode(), os.getpid(), os.getuid()
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        if int(pid) == me or os.stat("/proc/" + pid).st_uid != uid:
+            continue
+        env = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
+    except OSError:
+        continue
+    if any(e.startswith(b"SKYPILOT_TASK_ID=") and tag in e for e in env):
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+for name in (agent, "sky_workdir", "sky_logs", os.path.join(".stix_cluster", cno)):
+    shutil.rmtree(os.path.join(home, name), ignore_errors=True)
+try:
+    os.rmdir(os.path.join(home, ".stix_cluster"))
+except OSError:
+    pass
+"""
+
+
+def _hosts_of(cluster_name_on_cloud: str) -> tuple[dict[str, Any], list[Host]]:
+    record = allocation.allocation(cluster_name_on_cloud)
+    if record is None:
+        return {}, []
+    pool = load_pools().get(record["pool"])
+    by_key = {allocation.key(h): h for h in (pool.hosts if pool else ())}
+    missing = [k for k in record["hosts"] if k not in by_key]
+    if missing:
+        raise ClusterError(
+            f"ssh: host {missing[0]} of cluster {record['cluster']} is no longer in "
+            f"pool {record['pool']}",
+            hint="put it back in ssh_node_pools.yaml to tear the cluster down cleanly",
+        )
+    return record, [by_key[k] for k in record["hosts"]]
+
+
+def host_fits(host: Host, resources: Any, capacities: dict[str, Any]) -> bool:
+    """Whether ``host`` (declared, or probed as recorded in ``capacities``) serves ``resources``."""
+    if resources is None:
+        return True
+    cap = capacities.get(allocation.key(host)) or {}
+    acc = resources.accelerator()
+    name = host.accelerator or cap.get("accelerator")
+    count = host.accelerator_count or cap.get("count") or 0
+    if acc is not None and ((name or "").lower() != acc[0].lower() or count < acc[1]):
+        return False
+    cpus = resources.cpus_request()
+    if cpus and cap.get("cpus") and cpus[0] > float(cap["cpus"]):
+        return False
+    memory = resources.memory_request()
+    return not (memory and cap.get("memory_gib") and memory[0] > float(cap["memory_gib"]))
+
+
+class SshProvisioner(Provisioner):
+    """Allocates pool hosts (``region`` is the pool's name)."""
+
+    name: ClassVar[str] = "ssh"
+
+    def run_instances(self, config: ProvisionConfig) -> ProvisionRecord:
+        pool = get_pool(config.region)
+        hosts = allocation.allocate(
+            pool,
+            config.cluster_name_on_cloud,
+            config.cluster_name,
+            config.count,
+            fits=lambda h, caps: host_fits(h, config.resources, caps),
+        )
+        ids = tuple(allocation.key(h) for h in hosts)
+        return ProvisionRecord(
+            cloud="ssh",
+            region=pool.name,
+            zone=None,
+            cluster_name_on_cloud=config.cluster_name_on_cloud,
+            head_instance_id=ids[0],
+            created_instance_ids=ids,
+        )
+
+    def wait_instances(self, cluster_name_on_cloud: str, region: str | None, state: str) -> None:
+        if state != "UP":
+            return
+        from stix.clouds.ssh.probe import host_runner
+        from stix.runner.base import run_parallel
+
+        _, hosts = _hosts_of(cluster_name_on_cloud)
+
+        def reach(host: Host) -> None:
+            runner = host_runner(host, cluster=cluster_name_on_cloud, boot_timeout=20)
+            runner.check_call("true", timeout=30)
+
+        run_parallel(reach, hosts)
+
+    def get_cluster_info(self, cluster_name_on_cloud: str, region: str | None) -> ClusterInfo:
+        record, hosts = _hosts_of(cluster_name_on_cloud)
+        if not hosts:
+            raise ClusterError(f"ssh: cluster {cluster_name_on_cloud} holds no pool hosts")
+        return ClusterInfo(
+            cloud="ssh",
+            region=record["pool"],
+            zone=None,
+            instances=tuple(
+                InstanceInfo(
+                    instance_id=allocation.key(h),
+                    internal_ip=h.ip,
+                    ssh_port=h.port,
+                    tags={"user": h.user},
+                )
+                for h in hosts
+            ),
+            ssh_user=hosts[0].user,
+            provider_config={
+                "cluster_name": record["cluster"],
+                "cluster_name_on_cloud": cluster_name_on_cloud,
+                "pool": record["pool"],
+            },
+        )
+
+    def get_command_runners(self, info: ClusterInfo) -> list[Any]:
+        """Runners for the cluster's hosts; also authorises the cluster key and writes ssh config."""
+        from stix import sshconfig
+        from stix.clouds.ssh.probe import host_runner
+        from stix.runner.base import run_parallel
+        from stix.runner.ssh import node_names
+        from stix.runner.ssh_keys import (
+            authorize,
+            cluster_key,
+            install_head_access,
+            known_hosts_file,
+        )
+
+        cno = str(info.provider_config["cluster_name_on_cloud"])
+        cluster = str(info.provider_config["cluster_name"])
+        _, hosts = _hosts_of(cno)
+        known = str(known_hosts_file(cno))
+        runners = [
+            host_runner(h, cluster=cno, name=name, known_hosts=known, is_head=i == 0)
+            for i, (h, name) in enumerate(zip(hosts, node_names(cluster, len(hosts)), strict=True))
+        ]
+        key = cluster_key(cno)
+        public = key.with_name(key.name + ".pub").read_text()
+        run_parallel(lambda r: authorize(r, public, cno), runners)
+        if len(runners) > 1:
+            install_head_access(runners, key)
+        sshconfig.add_cluster(cluster, runners)
+        return runners
+
+    def query_instances(
+        self, cluster_name_on_cloud: str, region: str | None
+    ) -> dict[str, str | None]:
+        _, hosts = _hosts_of(cluster_name_on_cloud)
+        return {allocation.key(h): "UP" for h in hosts}
+
+    def stop_instances(self, cluster_name_on_cloud: str, region: str | None) -> None:
+        raise StixError("ssh: pool machines cannot be stopped; use `stix down` to release them")
+
+    def terminate_instances(self, cluster_name_on_cloud: str, region: str | None) -> None:
+        from stix import sshconfig
+        from stix.clouds.ssh.probe import host_runner
+        from stix.runner.base import run_parallel
+        from stix.runner.ssh_keys import remove_cluster_files, revoke
+
+        record, hosts = _hosts_of(cluster_name_on_cloud)
+        if not record:
+            remove_cluster_files(cluster_name_on_cloud)
+            return
+        cluster = record["cluster"]
+
+        def clean(host: Host) -> str | None:
+            runner = host_runner(host, cluster=cluster_name_on_cloud, connect_timeout=10)
+            try:
+                runner.check_call(
+                    ["python3", "-c", _CLEANUP, cluster, cluster_name_on_cloud], timeout=120
+                )
+                revoke(runner, cluster_name_on_cloud)
+            except StixError as exc:
+                return exc.message
+            return None
+
+        problems = [p for p in run_parallel(clean, hosts) if p]
+        for problem in problems:
+            print(f"Warning: {problem}; the host was returned to its pool anyway", file=sys.stderr)
+        sshconfig.remove_cluster(cluster)
+        remove_cluster_files(cluster_name_on_cloud)
+        allocation.release(cluster_name_on_cloud)
