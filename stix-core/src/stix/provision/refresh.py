@@ -31,9 +31,9 @@ def _healthy(handle: dict[str, Any], name: str) -> bool:
     from stix.backend.handle import ClusterHandle
     from stix.errors import StixError
 
+    if not handle.get("agent_path") or not handle.get("runners"):
+        return False  # the launch never got as far as starting the agent
     h = ClusterHandle.from_dict(handle)
-    if not h.agent_path or not h.runners:
-        return False
     from stix.backend.agent_client import AgentClient
 
     try:

@@ -34,7 +34,8 @@ class LocalRunner(Runner):
 
     def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ)
-        for key in [k for k in env if k.startswith(("STIX_AGENT_", "SKYPILOT_"))]:
+        # A node has its own environment: the client's STIX settings do not leak in.
+        for key in [k for k in env if k.startswith(("STIX_", "SKYPILOT_"))]:
             env.pop(key)
         env["HOME"] = str(self.home)
         env[NODE_MARKER] = self.node_id
