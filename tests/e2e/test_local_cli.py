@@ -183,3 +183,14 @@ def test_secrets_are_used_but_never_stored_or_printed(stix):
     for path in stix.home.rglob("*"):
         if path.is_file() and path.suffix in (".db", ".db-wal", ".json", ".log", ""):
             assert b"hunter2-abc" not in path.read_bytes(), path
+
+
+def test_setup_runs_each_launch_unless_fast_and_unchanged(stix, tmp_path):
+    task = tmp_path / "count.yaml"
+    task.write_text("setup: echo x >> ~/setups\nrun: wc -l < ~/setups\n")
+    assert stix("launch", "-y", "-c", "fs", str(task)).stdout.split() == ["1"]
+    assert stix("launch", "-y", "-c", "fs", str(task)).stdout.split() == ["2"]
+    assert stix("launch", "-y", "-c", "fs", "--fast", str(task)).stdout.split() == ["2"]
+    assert stix("exec", "fs", str(task)).stdout.split() == ["2"]
+    task.write_text("setup: echo y >> ~/setups\nrun: wc -l < ~/setups\n")
+    assert stix("launch", "-y", "-c", "fs", "--fast", str(task)).stdout.split() == ["3"]
