@@ -87,9 +87,20 @@ def submit_specs(home: str, specs: List[Dict[str, Any]]) -> List[int]:
         gpus = float(res.get("gpus", 0) or 0)
         memory = float(res.get("memory", 0) or 0)
         if not nodes.fits_at_all(cluster["nodes"], num_nodes, cpus, gpus, memory):
+            head = cluster["nodes"][0]
             raise AgentError(
-                "job %r needs %d node(s) with cpus=%g gpus=%g memory=%g; the cluster cannot fit it"
-                % (spec.get("name"), num_nodes, cpus, gpus, memory)
+                "the job needs %d node(s) with %g CPUs, %g GPUs, %g GB memory each; the cluster "
+                "has %d node(s) with %g CPUs, %g GPUs, %g GB memory: the cluster cannot fit it"
+                % (
+                    num_nodes,
+                    cpus,
+                    gpus,
+                    memory,
+                    len(cluster["nodes"]),
+                    float(head["cpus"]),
+                    float(head.get("gpus", len(head.get("gpu_ids") or []))),
+                    float(head.get("memory") or 0),
+                )
             )
         spec = dict(spec)
         hidden = spec.pop("secrets", None) or {}
