@@ -127,3 +127,12 @@ def test_secrets_never_reach_the_job_database(make_cluster):
     for path in cluster.agent_home.glob("jobs.db*"):
         assert b"zzz-secret" not in path.read_bytes()
     assert "zzz-secret" not in json.dumps(cluster.call("queue"))
+
+
+def test_submit_restarts_a_dead_daemon(make_cluster):
+    cluster = make_cluster()
+    os.kill(cluster.daemon_pid(), signal.SIGKILL)
+    time.sleep(0.2)
+    [job_id] = cluster.submit({"run": "true"})
+    assert cluster.wait(job_id)["status"] == "SUCCEEDED"
+    assert cluster.daemon_pid()

@@ -149,6 +149,10 @@ def cmd_submit(home: str, args: argparse.Namespace) -> Optional[Dict[str, Any]]:
     doc = _read_stdin_json()
     specs = doc["jobs"] if isinstance(doc, dict) and "jobs" in doc else [doc]
     ids = submit_specs(home, specs)
+    from . import daemon
+
+    if daemon.daemon_pid(home) is None:  # self-heal: queued jobs need a scheduler
+        daemon.spawn(home, _self_argv())
     if not args.follow:
         return {"job_ids": ids}
     from . import logs
