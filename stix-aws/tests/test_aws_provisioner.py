@@ -279,3 +279,36 @@ def _fields(config: ProvisionConfig) -> dict[str, Any]:
     import attrs
 
     return attrs.asdict(config, recurse=False)
+
+
+def test_status_refresh_marks_a_preempted_cluster(
+    aws: str, ec2: Any, prov: AwsProvisioner, ssh_public_key: str, stix_home: Any
+) -> None:
+    from stix.provision.refresh import refresh
+    from stix.state.clusters import ClusterRecord, ClusterStore
+
+    config = make_config("spotty", ssh_public_key, count=2, use_spot=True)
+    prov.run_instances(config)
+    store = ClusterStore()
+    record = ClusterRecord(
+        name="spotty",
+        status="UP",
+        cloud="aws",
+        region="us-east-1",
+        num_nodes=2,
+        use_spot=True,
+        handle={"cluster_name_on_cloud": config.cluster_name_on_cloud},
+    )
+    store.put(record)
+    ranks = {
+        tag_dict(n["Tags"])[TAG_RANK]: n["InstanceId"]
+        for n in instances(ec2, config.cluster_name_on_cloud)
+    }
+    ec2.terminate_instances(InstanceIds=[ranks["1"]])  # preempted behind STIX's back
+    refreshed = refresh(record, store)
+    assert refreshed is not None and refreshed.status == "INIT"
+    assert store.get("spotty").status == "INIT"
+
+    ec2.terminate_instances(InstanceIds=[ranks["0"]])  # the whole cluster is gone
+    assert refresh(store.get("spotty"), store) is None and store.get("spotty") is None
+    prov.terminate_instances(config.cluster_name_on_cloud, None)

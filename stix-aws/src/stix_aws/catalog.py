@@ -56,7 +56,7 @@ def _regions(given: Iterable[str] | None) -> list[str]:
     from stix_aws.session import client
 
     found = client("ec2").describe_regions()["Regions"]
-    return sorted(r["RegionName"] for r in found)
+    return sorted(r["RegionName"] for r in found if r.get("OptInStatus") != "not-opted-in")
 
 
 def accelerator(info: dict[str, Any]) -> tuple[str, int, dict[str, Any] | None]:
@@ -91,10 +91,20 @@ def accelerator(info: dict[str, Any]) -> tuple[str, int, dict[str, Any] | None]:
     return "", 0, None
 
 
-def instance_types(ec2: Any) -> dict[str, dict[str, Any]]:
-    """``{type: {vcpus, memory_gib, acc, acc_count, gpu_info, arch}}`` for one region."""
+def _chunks(items: list[str], size: int = 100) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def instance_types(ec2: Any, families: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """``{type: {vcpus, memory_gib, acc, acc_count, gpu_info, arch}}`` for one region.
+
+    :param families: only these families (``["m6i", "g5"]``); all types when ``None``.
+    """
     out: dict[str, dict[str, Any]] = {}
-    for page in ec2.get_paginator("describe_instance_types").paginate():
+    params: dict[str, Any] = {}
+    if families:
+        params["Filters"] = [{"Name": "instance-type", "Values": [f"{f}.*" for f in families]}]
+    for page in ec2.get_paginator("describe_instance_types").paginate(**params):
         for info in page.get("InstanceTypes", []):
             name, count, gpu = accelerator(info)
             archs = (info.get("ProcessorInfo") or {}).get("SupportedArchitectures") or ["x86_64"]
@@ -109,31 +119,42 @@ def instance_types(ec2: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
-def offerings(ec2: Any) -> list[tuple[str, str]]:
-    """``(type, zone)`` pairs offered in one region."""
+def offerings(ec2: Any, types: list[str] | None = None) -> list[tuple[str, str]]:
+    """``(type, zone)`` pairs offered in one region (only ``types`` when given)."""
     pairs = []
     paginator = ec2.get_paginator("describe_instance_type_offerings")
-    for page in paginator.paginate(LocationType="availability-zone"):
-        for offer in page.get("InstanceTypeOfferings", []):
-            pairs.append((offer["InstanceType"], offer["Location"]))
+    batches: list[dict[str, Any]] = [{}]
+    if types is not None:
+        batches = [
+            {"Filters": [{"Name": "instance-type", "Values": chunk}]} for chunk in _chunks(types)
+        ]
+    for extra in batches:
+        for page in paginator.paginate(LocationType="availability-zone", **extra):
+            for offer in page.get("InstanceTypeOfferings", []):
+                pairs.append((offer["InstanceType"], offer["Location"]))
     return pairs
 
 
-def spot_prices(ec2: Any) -> dict[tuple[str, str], float]:
-    """Latest Linux spot price per ``(type, zone)`` in one region."""
+def spot_prices(ec2: Any, types: list[str] | None = None) -> dict[tuple[str, str], float]:
+    """Latest Linux spot price per ``(type, zone)`` in one region (only ``types`` when given)."""
     latest: dict[tuple[str, str], tuple[Any, float]] = {}
     paginator = ec2.get_paginator("describe_spot_price_history")
-    pages = paginator.paginate(
-        StartTime=dt.datetime.now(dt.timezone.utc),
-        ProductDescriptions=["Linux/UNIX", "Linux/UNIX (Amazon VPC)"],
-    )
-    for page in pages:
-        for item in page.get("SpotPriceHistory", []):
-            key = (item["InstanceType"], item["AvailabilityZone"])
-            stamp = item.get("Timestamp")
-            seen = latest.get(key)
-            if seen is None or (stamp is not None and seen[0] is not None and stamp > seen[0]):
-                latest[key] = (stamp, float(item["SpotPrice"]))
+    batches: list[dict[str, Any]] = [{}]
+    if types is not None:
+        batches = [{"InstanceTypes": chunk} for chunk in _chunks(types)]
+    for extra in batches:
+        pages = paginator.paginate(
+            StartTime=dt.datetime.now(dt.timezone.utc),
+            ProductDescriptions=["Linux/UNIX", "Linux/UNIX (Amazon VPC)"],
+            **extra,
+        )
+        for page in pages:
+            for item in page.get("SpotPriceHistory", []):
+                key = (item["InstanceType"], item["AvailabilityZone"])
+                stamp = item.get("Timestamp")
+                seen = latest.get(key)
+                if seen is None or (stamp is not None and seen[0] is not None and stamp > seen[0]):
+                    latest[key] = (stamp, float(item["SpotPrice"]))
     return {key: price for key, (_, price) in latest.items()}
 
 
@@ -173,13 +194,16 @@ def seed_prices() -> dict[tuple[str, str], float]:
     return out
 
 
-def region_rows(region: str) -> tuple[list[dict[str, Any]], str | None]:
+def region_rows(
+    region: str, families: list[str] | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
     """Catalog rows of one region, and a warning when prices had to come from the seed."""
     from stix_aws.session import client
 
     ec2 = client("ec2", region)
-    types = instance_types(ec2)
-    spots = spot_prices(ec2)
+    types = instance_types(ec2, families)
+    names = sorted(types) if families else None
+    spots = spot_prices(ec2, names)
     warning = None
     try:
         prices = on_demand_prices(client("pricing", PRICING_REGION, fast=True), region)
@@ -193,7 +217,7 @@ def region_rows(region: str) -> tuple[list[dict[str, Any]], str | None]:
             f"on-demand prices of {len(prices)} types taken from the seed catalog"
         )
     rows = []
-    for itype, zone in sorted(offerings(ec2)):
+    for itype, zone in sorted(offerings(ec2, names)):
         shape = types.get(itype)
         price = prices.get(itype)
         if shape is None or price is None:
@@ -227,8 +251,22 @@ def write_vms(dest: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
-def build(dest: Path, regions: Iterable[str] | None = None) -> Path:
+def _families(given: Iterable[str] | None) -> list[str] | None:
+    if given is not None:
+        return list(given)
+    from stix.config import load_config
+
+    configured = load_config().get("aws.catalog_families")
+    return [str(f) for f in configured] if configured else None
+
+
+def build(
+    dest: Path, regions: Iterable[str] | None = None, families: Iterable[str] | None = None
+) -> Path:
     """Fetch every region's rows in parallel and write ``dest/vms.csv``.
+
+    :param regions: default ``aws.regions`` from the config, else every enabled region.
+    :param families: only these instance families (default ``aws.catalog_families``, else all).
 
     :raises stix.errors.CredentialsError: AWS rejected or lacks credentials.
     :raises stix.errors.CatalogError: no region returned a priced row.
@@ -239,8 +277,9 @@ def build(dest: Path, regions: Iterable[str] | None = None) -> Path:
 
     try:
         names = _regions(regions)
+        wanted = _families(families)
         with ThreadPoolExecutor(max_workers=min(8, len(names) or 1)) as pool:
-            results = list(pool.map(region_rows, names))
+            results = list(pool.map(lambda r: region_rows(r, wanted), names))
     except (bexc.NoCredentialsError, bexc.PartialCredentialsError) as exc:
         raise CredentialsError(
             "aws: no credentials for the catalog fetch", hint=CREDENTIALS_HINT

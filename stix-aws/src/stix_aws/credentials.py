@@ -29,7 +29,7 @@ def _regions(given: list[str] | None) -> list[str]:
     if configured:
         return [str(r) for r in configured]
     found = client("ec2", fast=True).describe_regions()["Regions"]
-    return sorted(r["RegionName"] for r in found)
+    return sorted(r["RegionName"] for r in found if r.get("OptInStatus") != "not-opted-in")
 
 
 def check(regions: list[str] | None = None) -> CheckResult:
