@@ -253,3 +253,59 @@ class FakePricingServer(_Server):
         self.page_size = page_size
         self.requests: list[dict[str, Any]] = []
         super().__init__(_PricingHandler)
+
+
+class _ImdsHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+    def _send(self, status: int, text: str) -> None:
+        data = text.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_PUT(self) -> None:
+        if self.path == "/latest/api/token" and self.headers.get(
+            "X-aws-ec2-metadata-token-ttl-seconds"
+        ):
+            self._send(200, "fake-imds-token")
+        else:
+            self._send(400, "bad request")
+
+    def do_GET(self) -> None:
+        fake: FakeImdsServer = self.server.owner  # type: ignore[attr-defined]
+        if self.headers.get("X-aws-ec2-metadata-token") != "fake-imds-token":
+            self._send(401, "IMDSv2 token required")
+            return
+        creds = json.dumps(
+            {
+                "Code": "Success",
+                "AccessKeyId": "ASIAFAKE",
+                "SecretAccessKey": "fake",
+                "Token": "fake-session",
+            }
+        )
+        answers = {
+            "/latest/meta-data/instance-id": fake.instance_id,
+            "/latest/meta-data/placement/region": fake.region,
+            "/latest/meta-data/iam/security-credentials/": "stix-node",
+            "/latest/meta-data/iam/security-credentials/stix-node": creds,
+        }
+        if self.path in answers:
+            self._send(200, answers[self.path])
+        else:
+            self._send(404, "not found")
+
+
+class FakeImdsServer(_Server):
+    """The instance metadata service (IMDSv2 token first) as seen from one instance."""
+
+    def __init__(self, instance_id: str, region: str) -> None:
+        self.instance_id = instance_id
+        self.region = region
+        super().__init__(_ImdsHandler)

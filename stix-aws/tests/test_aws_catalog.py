@@ -137,3 +137,14 @@ def test_seed_catalog_is_readable_by_the_core() -> None:
     )
     assert by_type[("m6i.large", "us-east-1")].price == 0.096
     assert all(r.spot_price is not None and r.spot_price < r.price for r in rows)
+
+
+def test_stix_catalog_update_aws_cli(pricing: FakePricingServer, stix_home: Path, cli: Any) -> None:
+    (stix_home / "config.yaml").write_text(
+        "aws:\n  regions: [us-east-1]\n  catalog_families: [m6i, g5]\n"
+    )
+    done = cli("catalog", "update", "aws")
+    assert done.exit_code == 0, done.stderr
+    assert "updated aws:" in done.stderr
+    count = int(done.stdout.split("\t")[1].split()[0])
+    assert count >= 4  # m6i.large and g5.xlarge in every zone offering them

@@ -26,7 +26,6 @@ class AwsCloud(Cloud):
             "spot",
             "open_ports",
             "image_id",
-            "docker_image",
             "autostop",
             "autodown",
             "disk_tier",

@@ -420,6 +420,17 @@ class AwsProvisioner(Provisioner):
             out[inst["InstanceId"]] = None
         return out
 
+    def autostop_commands(self, cluster_name: str) -> dict[str, list[str]]:
+        """What the head's agent runs when autostop fires: a stdlib-only script that stops
+        or terminates every node of the head's cluster with the instance profile's rights."""
+        from pathlib import Path
+
+        script = (Path(__file__).parent / "node_autostop.py").read_text()
+        return {
+            "stop": ["python3", "-c", script, "stop"],
+            "down": ["python3", "-c", script, "down"],
+        }
+
     # -- stop, terminate, ports ------------------------------------------------
 
     def stop_instances(self, cluster_name_on_cloud: str, region: str | None) -> None:
