@@ -111,8 +111,8 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def instances(root: ET.Element) -> list[dict[str, object]]:
-    """``[{"id", "state", "tags"}]`` from a DescribeInstances answer."""
+def instances(root: ET.Element) -> list[tuple[str, str, dict[str, str]]]:
+    """``[(instance id, state, tags)]`` from a DescribeInstances answer."""
     found = []
     for node in root.iter():
         if _local(node.tag) != "item" or node.find("./{*}instanceId") is None:
@@ -120,13 +120,8 @@ def instances(root: ET.Element) -> list[dict[str, object]]:
         tags = {}
         for tag in node.findall("./{*}tagSet/{*}item"):
             tags[tag.findtext("./{*}key") or ""] = tag.findtext("./{*}value") or ""
-        found.append(
-            {
-                "id": node.findtext("./{*}instanceId"),
-                "state": node.findtext("./{*}instanceState/{*}name"),
-                "tags": tags,
-            }
-        )
+        iid = node.findtext("./{*}instanceId") or ""
+        found.append((iid, node.findtext("./{*}instanceState/{*}name") or "", tags))
     return found
 
 
@@ -134,7 +129,7 @@ def cluster_instances(identity: dict[str, str]) -> list[str]:
     """Ids of every live node of this node's cluster (this node last)."""
     me = identity["instance_id"]
     mine = instances(call(identity, {"Action": "DescribeInstances", "InstanceId.1": me}))
-    cluster = next((i["tags"].get(TAG_CLUSTER) for i in mine if i["id"] == me), None)  # type: ignore[union-attr]
+    cluster = next((tags.get(TAG_CLUSTER) for iid, _, tags in mine if iid == me), None)
     if not cluster:
         raise SystemExit(f"stix: instance {me} has no {TAG_CLUSTER} tag")
     params = {
@@ -145,7 +140,7 @@ def cluster_instances(identity: dict[str, str]) -> list[str]:
     }
     for n, state in enumerate(LIVE, 1):
         params[f"Filter.2.Value.{n}"] = state
-    ids = [str(i["id"]) for i in instances(call(identity, params))]
+    ids = [iid for iid, _, _ in instances(call(identity, params))]
     return sorted(ids, key=lambda i: i == me)
 
 
