@@ -37,7 +37,7 @@ def _healthy(handle: dict[str, Any], name: str) -> bool:
     from stix.backend.agent_client import AgentClient
 
     try:
-        reply = AgentClient(h.head_runner(), h.agent_path, h.python, name).call("health")
+        reply = AgentClient(h.head_runner(), h.agent_path or "", h.python, name).call("health")
     except (StixError, OSError):
         return False
     return bool(reply.get("daemon_pid"))
