@@ -91,6 +91,27 @@ def ssh_argv(target: SshTarget) -> list[str]:
     return ["ssh", "-T", *ssh_options(target), f"{target.user}@{target.host}"]
 
 
+# Runs ``ssh`` with "$@" (options, destination, command) and names the node when SSH fails
+# (exit 255). A remote ``setsid`` must wait for its child: run under sshd's session leader
+# it forks and exits 0 at once, and the rank's real exit code would be lost.
+_HEAD_WRAPPER = (
+    'c="${@: -1}"; case "$c" in "setsid bash "*) c="setsid -w ${c#setsid }";; esac; '
+    'ssh "${@:1:$#-1}" "$c"; rc=$?; '
+    'if [ "$rc" = 255 ]; then echo "ERROR: node $0: SSH connection failed or lost '
+    '(exit 255)" >&2; fi; exit "$rc"'
+)
+
+
+def head_argv(target: SshTarget) -> list[str]:
+    """The argv prefix the head's agent uses to run a command on a worker (command appended).
+
+    A tiny bash wrapper runs ``ssh`` and, when the connection fails or drops, writes a
+    line naming the node into the rank's log.
+    """
+    label = f"{target.label} ({target.host})"
+    return ["bash", "-c", _HEAD_WRAPPER, label, *ssh_argv(target)[1:]]
+
+
 class SshRunner(Runner):
     """Runs commands on one node over SSH.
 
@@ -214,9 +235,10 @@ class SshRunner(Runner):
         )
 
     def node_spec(self) -> dict[str, Any]:
+        """The head reaches itself directly and a worker through ``ssh`` (see :func:`head_argv`)."""
         if self.is_head:
             return {"kind": "local"}
-        return {"kind": "ssh", "argv": ssh_argv(self.head_target()), "name": self.name}
+        return {"kind": "ssh", "argv": head_argv(self.head_target()), "name": self.name}
 
     def to_spec(self) -> dict[str, Any]:
         spec = attrs.asdict(self.target)
