@@ -2,7 +2,7 @@
 
 By default STIX creates (once per account) a role and instance profile called
 ``stix-node`` that may describe, stop and terminate only instances tagged
-``stix-cluster``. ``aws.instance_profile: <name>`` uses an existing profile
+``stix-cluster``, and read and write objects in S3 (for ``file_mounts``). ``aws.instance_profile: <name>`` uses an existing profile
 instead, and ``aws.instance_profile: false`` launches nodes without one (then
 autostop cannot stop the cluster from the node).
 """
@@ -38,6 +38,17 @@ _POLICY = {
             "Action": ["ec2:StopInstances", "ec2:TerminateInstances"],
             "Resource": "*",
             "Condition": {"Null": {f"aws:ResourceTag/{TAG_CLUSTER}": "false"}},
+        },
+        {
+            "Effect": "Allow",
+            "Action": [
+                "s3:ListBucket",
+                "s3:GetBucketLocation",
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:DeleteObject",
+            ],
+            "Resource": "*",
         },
     ],
 }

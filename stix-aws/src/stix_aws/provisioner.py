@@ -83,6 +83,11 @@ class AwsProvisioner(Provisioner):
 
         def work() -> dict[str, Any]:
             provider = dict(config.provider_config)
+            wanted = provider.get("vpc_id") or _setting(config, "vpc_id")
+            if isinstance(wanted, dict):  # {region: vpc id}
+                wanted = wanted.get(region)
+            if wanted:
+                provider["vpc_id"] = str(wanted)
             vpc = network.vpc_id(ec2, provider, region)
             provider["vpc_id"] = vpc
             provider["security_group_id"] = network.ensure_security_group(ec2, name, vpc, ports)
