@@ -9,3 +9,32 @@ class TestAwsContract(CloudContract):
     cloud_name = "aws"
     entry_module = "stix_aws.hooks"
     sdk_modules = ("boto3", "botocore", "s3transfer")
+
+
+def test_registering_everything_imports_no_sdk() -> None:
+    """``stix plugins`` and ``stix --help`` call every registration hook: still no boto3."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, click\n"
+        "from stix_aws import hooks\n"
+        "made = []\n"
+        "for hook in (hooks.register_clouds, hooks.register_catalogs, hooks.register_provisioners,"
+        " hooks.register_stores):\n"
+        "    hook(register=made.append)\n"
+        "group = click.Group('stix')\n"
+        "hooks.register_commands(cli=group)\n"
+        "print(json.dumps({'made': [m.name for m in made], 'commands': sorted(group.commands['storage'].commands),"
+        " 'modules': sorted(sys.modules)}))\n"
+    )
+    out = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    assert out["made"] == ["aws", "aws", "aws", "s3"]
+    assert out["commands"] == ["delete", "ls"]
+    loaded = {name.split(".")[0] for name in out["modules"]}
+    assert not loaded & {"boto3", "botocore", "s3transfer"}
