@@ -35,6 +35,7 @@ _COMMANDS: dict[str, str] = {
     "plugins": "stix.cli.plugins:plugins",
     "queue": "stix.cli.queue:queue",
     "show-gpus": "stix.cli.gpus:show_gpus",
+    "ssh": "stix.cli.ssh:ssh",
     "start": "stix.cli.start:start",
     "status": "stix.cli.status:status",
     "stop": "stix.cli.stop:stop",
