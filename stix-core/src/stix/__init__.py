@@ -24,6 +24,20 @@ _LAZY: dict[str, str] = {
     "Registry": "stix.plugins:Registry",
     "StixError": "stix.errors:StixError",
     "TaskError": "stix.errors:TaskError",
+    # the SDK: what the CLI commands call
+    "launch": "stix.sdk:launch",
+    "exec": "stix.sdk:exec",
+    "submit": "stix.sdk:submit",
+    "status": "stix.sdk:status",
+    "queue": "stix.sdk:queue",
+    "tail_logs": "stix.sdk:tail_logs",
+    "cancel": "stix.sdk:cancel",
+    "stop": "stix.sdk:stop",
+    "start": "stix.sdk:start",
+    "down": "stix.sdk:down",
+    "autostop": "stix.sdk:autostop",
+    "cost_report": "stix.sdk:cost_report",
+    "optimize": "stix.optimizer:optimize",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

@@ -275,6 +275,26 @@ class Provisioner(abc.ABC):
         """Expose ``ports`` (``"8080"``, ``"8000-8010"``) on every node."""
         return None
 
+    def get_command_runners(self, info: ClusterInfo) -> list[Any] | None:
+        """Command runners for the cluster's nodes, head first, or ``None`` for SSH.
+
+        Called after provisioning and whenever the core runs commands on the
+        nodes. Clouds whose nodes are not reached over SSH (``local``, pods)
+        return their own :class:`stix.runner.base.Runner` objects; VM clouds keep
+        the default and get SSH runners built from ``info``.
+        """
+        return None
+
+    def autostop_commands(self, cluster_name: str) -> dict[str, list[str]] | None:
+        """What the head node's agent runs when autostop fires, or ``None``.
+
+        Called when the agent is installed on the head. Return
+        ``{"stop": argv, "down": argv}``: commands that stop or tear down this
+        cluster from the head (for example with the instance's own role).
+        ``None`` means the cloud cannot autostop from the node.
+        """
+        return None
+
 
 class Store(abc.ABC):
     """An object store for ``file_mounts`` (``s3://...``) and storage objects."""

@@ -34,12 +34,12 @@ def name_on_cloud(cluster_name: str, user: str) -> str:
 def command_runners(provisioner: Any, info: ClusterInfo) -> list[Runner]:
     """Runners for every node: the provisioner's own when it has them (local, k8s), else SSH.
 
-    This is the hook the SSH and Kubernetes clouds fill: a provisioner may define
-    ``get_command_runners(info) -> list[Runner]``.
+    See :meth:`stix.interfaces.Provisioner.get_command_runners`.
     """
     get = getattr(provisioner, "get_command_runners", None)
-    if get is not None:
-        return list(get(info))
+    runners = get(info) if get is not None else None
+    if runners is not None:
+        return list(runners)
     try:
         from stix.runner.ssh import ssh_runners  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:

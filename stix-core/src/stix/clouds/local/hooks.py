@@ -87,10 +87,3 @@ def register_provisioners(register: Any) -> None:
     from stix.clouds.local.provisioner import LocalProvisioner
 
     register(LocalProvisioner)
-
-
-@hookimpl
-def register_backends(register: Any) -> None:
-    from stix.backend.default import DefaultBackend
-
-    register(DefaultBackend)
