@@ -1,0 +1,81 @@
+"""Launch 1-, 4- and 8-node clusters on an ``ssh`` pool of real sshd nodes and time each.
+
+Each launch = allocate hosts from the pool, ship and start the agent, sync the workdir,
+run ``setup: echo ok`` and a job on every node, stream its log; then ``stix down``.
+Needs root (the node harness in tests/harness makes network namespaces and users).
+
+    sudo python benchmarks/ssh_multinode.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from harness.sshnodes import SshNodes  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sizes", default="1,4,8")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    root = Path(tempfile.mkdtemp(prefix="stix-bench-ssh-"))
+    env = dict(os.environ, HOME=str(root), STIX_HOME=str(root / ".stix"))
+    (root / ".stix").mkdir()
+    (root / "wd").mkdir()
+    (root / "wd" / "data.txt").write_text("x" * 1000)
+    with SshNodes(max(sizes)) as harness:
+        hosts = [{"ip": n.ip, "port": n.port, "user": n.user} for n in harness.nodes]
+        pools = {"bench": {"identity_file": str(harness.key), "hosts": hosts}}
+        (root / ".stix" / "ssh_node_pools.yaml").write_text(yaml.safe_dump(pools))
+        print(f"harness: {len(harness.nodes)} nodes ({harness.mode}), {os.cpu_count()} CPUs here")
+        rows = []
+        for size in sizes:
+            task = root / f"t{size}.yaml"
+            doc = {
+                "num_nodes": size,
+                "workdir": str(root / "wd"),
+                "setup": "echo ok",
+                "run": "echo rank $SKYPILOT_NODE_RANK",
+            }
+            task.write_text(yaml.safe_dump(doc))
+            times = []
+            for i in range(args.repeat):
+                name = f"b{size}-{i}"
+                start = time.perf_counter()
+                proc = subprocess.run(
+                    ["stix", "launch", "-y", "--infra", "ssh/bench", "-c", name, str(task)],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                )
+                took = time.perf_counter() - start
+                if proc.returncode != 0 or proc.stdout.count("rank ") != size:
+                    sys.exit(f"launch of {size} nodes failed:\n{proc.stdout}\n{proc.stderr}")
+                times.append(took)
+                subprocess.run(
+                    ["stix", "down", "-y", name], env=env, check=True, capture_output=True
+                )
+            rows.append((size, statistics.median(times), min(times)))
+        base = rows[0][1]
+        print("\n| nodes | launch median (s) | best (s) | vs 1 node |")
+        print("| --- | --- | --- | --- |")
+        for size, median, best in rows:
+            print(f"| {size} | {median:.2f} | {best:.2f} | {median / base:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
