@@ -1,0 +1,54 @@
+"""``stix check ssh`` and ``stix ssh up/down`` against real sshd nodes, one of them stopped."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def _stix(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["stix", *args], capture_output=True, text=True, timeout=120)
+
+
+def _pool(harness: Any) -> None:
+    home = Path(os.environ["STIX_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    hosts = [{"ip": n.ip, "port": n.port, "user": n.user} for n in harness.nodes[:3]]
+    pools = {"hp": {"identity_file": str(harness.key), "hosts": hosts}}
+    (home / "ssh_node_pools.yaml").write_text(yaml.safe_dump(pools))
+
+
+def test_check_names_the_unreachable_host(ssh_nodes: Any) -> None:
+    _pool(ssh_nodes)
+    down = ssh_nodes.nodes[1]
+    ssh_nodes.stop_sshd(down)
+    proc = _stix("check", "ssh")
+    assert proc.returncode == 0, proc.stderr
+    host_id = down.ip if down.port == 22 else f"{down.ip}:{down.port}"
+    assert "hp: 2/3 hosts reachable" in proc.stdout
+    assert f"{host_id}: cannot connect" in proc.stdout and "connection refused" in proc.stdout
+
+
+def test_check_without_pools_says_what_to_do() -> None:
+    proc = _stix("check", "ssh")
+    assert proc.returncode == 1
+    assert "no node pools in" in proc.stdout
+
+
+def test_ssh_up_stages_agent_and_down_takes_hosts_offline(ssh_nodes: Any) -> None:
+    _pool(ssh_nodes)
+    proc = _stix("ssh", "up", "--infra", "ssh/hp")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count(": up (") == 3
+    for node in ssh_nodes.nodes[:3]:
+        assert list((node.home / ".stix_agent").glob("agent-*.pyz"))
+    assert _stix("ssh", "down", "--infra", "hp").returncode == 0
+    launch = _stix("launch", "-y", "--infra", "ssh/hp", "-c", "off", "echo hi")
+    assert launch.returncode != 0
+    assert _stix("ssh", "up", "--infra", "hp").returncode == 0
+    for node in ssh_nodes.nodes[:3]:
+        subprocess.run(["rm", "-rf", str(node.home / ".stix_agent")], check=True)
