@@ -163,3 +163,46 @@ def test_third_party_plugin_found_without_core_change(venv: Path, tmp_path: Path
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert " passed" in proc.stdout
+
+
+def test_broken_installed_plugin_is_reported_not_fatal(venv: Path, tmp_path: Path) -> None:
+    src = tmp_path / "stix-broken"
+    (src / "src" / "stix_broken").mkdir(parents=True)
+    (src / "src" / "stix_broken" / "__init__.py").write_text('"""Broken on purpose."""\n')
+    (src / "src" / "stix_broken" / "hooks.py").write_text("import no_such_sdk_module_xyz\n")
+    (src / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [build-system]
+            requires = ["hatchling"]
+            build-backend = "hatchling.build"
+
+            [project]
+            name = "stix-broken"
+            version = "0.0.1"
+
+            [project.entry-points.stix]
+            broken = "stix_broken.hooks"
+
+            [tool.hatch.build.targets.wheel]
+            packages = ["src/stix_broken"]
+            """
+        )
+    )
+    assert UV is not None
+    python = venv / "bin" / "python"
+    run(UV, "pip", "install", "--quiet", "--no-deps", "--python", python, src)
+    try:
+        env = {**os.environ, "STIX_HOME": str(tmp_path / "home")}
+        stix = venv / "bin" / "stix"
+        proc = subprocess.run(
+            [stix, "plugins", "--json"], capture_output=True, text=True, env=env, check=True
+        )
+        broken = next(p for p in json.loads(proc.stdout) if p["name"] == "broken")
+        assert broken["distribution"] == "stix-broken"
+        assert "no_such_sdk_module_xyz" in broken["error"]
+        assert "plugin broken (stix-broken 0.0.1) failed to load" in proc.stderr
+        assert "Commands:" in run(stix, "--help", env=env)
+        assert "local: enabled" in run(stix, "check", "local", env=env)
+    finally:
+        run(UV, "pip", "uninstall", "--quiet", "--python", python, "stix-broken")
