@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -312,3 +313,24 @@ def test_status_refresh_marks_a_preempted_cluster(
     ec2.terminate_instances(InstanceIds=[ranks["0"]])  # the whole cluster is gone
     assert refresh(store.get("spotty"), store) is None and store.get("spotty") is None
     prov.terminate_instances(config.cluster_name_on_cloud, None)
+
+
+def test_cluster_key_is_made_imported_and_removed(
+    aws: str, ec2: Any, prov: AwsProvisioner, stix_home: Any
+) -> None:
+    config = ProvisionConfig(
+        cluster_name="keyed",
+        cluster_name_on_cloud="keyed-9f9f",
+        count=1,
+        resources=Resources(cloud="aws", instance_type="m6i.large"),
+        region="us-east-1",
+    )
+    prov.run_instances(config)
+    info = prov.get_cluster_info("keyed-9f9f", "us-east-1")
+    private = info.provider_config["ssh_private_key"]
+    assert private and private.startswith(str(stix_home)) and os.path.exists(private)
+    assert info.provider_config["cluster_name"] == "keyed"
+    (pair,) = ec2.describe_key_pairs(KeyNames=["stix-keyed-9f9f"])["KeyPairs"]
+    assert pair["KeyName"] == "stix-keyed-9f9f"
+    prov.terminate_instances("keyed-9f9f", "us-east-1")
+    assert not os.path.exists(private) and not os.path.exists(private + ".pub")

@@ -61,6 +61,22 @@ def _guard(what: str, call: Callable[[], Any]) -> Any:
         raise
 
 
+def _cluster_public_key(cluster_name_on_cloud: str) -> str:
+    """The public half of the cluster's own SSH key (made on first use under ``$STIX_HOME``)."""
+    from stix.runner.ssh_keys import cluster_key
+
+    key = cluster_key(cluster_name_on_cloud)
+    return key.with_name(key.name + ".pub").read_text().strip()
+
+
+def _cluster_private_key(cluster_name_on_cloud: str) -> str | None:
+    """Path of the cluster's private key when STIX made one, else ``None``."""
+    from stix.runner.ssh_keys import ssh_dir
+
+    path = ssh_dir() / "keys" / cluster_name_on_cloud
+    return str(path) if path.exists() else None
+
+
 class AwsProvisioner(Provisioner):
     """Creates, queries and removes EC2 clusters; each verb is idempotent."""
 
@@ -91,8 +107,8 @@ class AwsProvisioner(Provisioner):
             vpc = network.vpc_id(ec2, provider, region)
             provider["vpc_id"] = vpc
             provider["security_group_id"] = network.ensure_security_group(ec2, name, vpc, ports)
-            if config.ssh_public_key:
-                provider["key_name"] = network.ensure_key_pair(ec2, name, config.ssh_public_key)
+            public_key = config.ssh_public_key or _cluster_public_key(name)
+            provider["key_name"] = network.ensure_key_pair(ec2, name, public_key)
             provider["region"] = region
             return provider
 
@@ -388,6 +404,10 @@ class AwsProvisioner(Provisioner):
             instances=infos,
             ssh_user=str(_setting(None, "ssh_user", DEFAULT_SSH_USER)),
             provider_config={
+                "cluster_name": tag_dict(head.get("Tags")).get(TAG_CLUSTER_NAME)
+                or cluster_name_on_cloud,
+                "cluster_name_on_cloud": cluster_name_on_cloud,
+                "ssh_private_key": _cluster_private_key(cluster_name_on_cloud),
                 "region": region,
                 "security_group_id": groups[0] if groups else None,
                 "key_name": head.get("KeyName"),
@@ -461,6 +481,9 @@ class AwsProvisioner(Provisioner):
             _guard("down", lambda: self._wait(ec2, cluster_name_on_cloud, {"terminated"}))
         _guard("down", lambda: network.delete_security_group(ec2, cluster_name_on_cloud))
         _guard("down", lambda: network.delete_key_pair(ec2, cluster_name_on_cloud))
+        from stix.runner.ssh_keys import remove_cluster_files
+
+        remove_cluster_files(cluster_name_on_cloud)
 
     def open_ports(
         self, cluster_name_on_cloud: str, region: str | None, ports: tuple[str, ...]
