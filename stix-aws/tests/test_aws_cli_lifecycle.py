@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from test_aws_provisioner import instances, make_config
-
 from stix_aws.provisioner import AwsProvisioner
+from test_aws_provisioner import instances, make_config
 
 
 def test_stop_refresh_and_down_through_the_cli(
