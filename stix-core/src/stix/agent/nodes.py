@@ -85,7 +85,8 @@ def popen(
         )
     argv = list(spec["argv"])
     pidfile = "~/.stix_agent/pids/%s" % key
-    remote = "setsid bash -c %s" % shlex.quote(_wrapper(script, env, pidfile))
+    # -w: under sshd, a bare setsid forks and exits 0 at once and the rank's exit code is lost.
+    remote = "setsid -w bash -c %s" % shlex.quote(_wrapper(script, env, pidfile))
     return subprocess.Popen([*argv, remote], start_new_session=True, **kwargs)
 
 

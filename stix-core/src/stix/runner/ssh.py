@@ -92,11 +92,9 @@ def ssh_argv(target: SshTarget) -> list[str]:
 
 
 # Runs ``ssh`` with "$@" (options, destination, command) and names the node when SSH fails
-# (exit 255). A remote ``setsid`` must wait for its child: run under sshd's session leader
-# it forks and exits 0 at once, and the rank's real exit code would be lost.
+# (exit 255).
 _HEAD_WRAPPER = (
-    'c="${@: -1}"; case "$c" in "setsid bash "*) c="setsid -w ${c#setsid }";; esac; '
-    'ssh "${@:1:$#-1}" "$c"; rc=$?; '
+    'ssh "$@"; rc=$?; '
     'if [ "$rc" = 255 ]; then echo "ERROR: node $0: SSH connection failed or lost '
     '(exit 255)" >&2; fi; exit "$rc"'
 )
