@@ -37,14 +37,31 @@ def logs(
             rows = jobs.queue(cluster)
             job_id = rows[0]["job_id"] if rows else None
         state = jobs.job_status(cluster, [job_id]).get(job_id) if job_id is not None else None
-        click.echo(f"Job {job_id}: {state}")
+        if state is None:
+            what = f"job {job_id} does not exist" if job_id is not None else "it has no jobs"
+            click.echo(f"Error: cluster {cluster}: {what}", err=True)
+        else:
+            click.echo(f"Job {job_id}: {state}")
         raise SystemExit(exit_code(state))
     if sync_down:
         _sync_down(cluster, job_id)
         return
-    _, state = jobs.tail_logs(cluster, job_id, follow=follow, tail=tail)
-    if follow and state is not None and state != "SUCCEEDED":
-        raise SystemExit(exit_code(state))
+    code = 0
+    for one in job_ids or (None,):
+        _, state = jobs.tail_logs(cluster, one, follow=follow, tail=tail)
+        if state is None:
+            if one is None:
+                click.echo(f"Cluster {cluster} has no jobs yet.", err=True)
+                return
+            from stix.errors import JobError
+
+            raise JobError(
+                f"cluster {cluster}: job {one} does not exist", hint=f"stix queue {cluster}"
+            )
+        if follow and state != "SUCCEEDED":
+            code = code or exit_code(state)
+    if code:
+        raise SystemExit(code)
 
 
 def _sync_down(cluster: str, job_id: int | None) -> None:
