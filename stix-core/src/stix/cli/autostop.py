@@ -45,6 +45,7 @@ def autostop(
     names = resolve_clusters(clusters, all_clusters)
     confirm("Set autostop on", names, yes)
     minutes = 5.0 if idle_minutes is None else idle_minutes
+    cancel = cancel or minutes < 0  # -i -1 turns autostop off, as in SkyPilot
     verb = (
         "autostop cancelled"
         if cancel
