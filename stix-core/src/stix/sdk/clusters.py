@@ -100,13 +100,19 @@ def stop(cluster_name: str) -> ClusterRecord:
 
 
 def _remember_jobs(record: ClusterRecord, store: ClusterStore) -> None:
-    """Keep a copy of the job table so ``queue`` still answers while the cluster is stopped."""
+    """Stop the agent, then keep a copy of the job table so ``queue`` answers while stopped.
+
+    Stopping the agent first ends running jobs as FAILED_DRIVER (they die with the node),
+    so the copy never shows a job as RUNNING on a stopped cluster.
+    """
     from stix.backend.handle import ClusterHandle
     from stix.backend.runtime import client
     from stix.errors import StixError
 
+    agent = client(ClusterHandle.from_dict(record.handle or {}))
     try:
-        jobs = client(ClusterHandle.from_dict(record.handle or {})).call("queue")["jobs"]
+        agent.call("shutdown")
+        jobs = agent.call("queue")["jobs"]
     except (StixError, OSError):
         return
     store.mirror_jobs(record.name, jobs)
@@ -159,11 +165,14 @@ def autostop(
 ) -> ClusterRecord:
     """Stop (or with ``down``, tear down) the cluster after ``idle_minutes`` without jobs.
 
-    Fractional minutes are allowed (``0.05`` is three seconds).
+    Fractional minutes are allowed (``0.05`` is three seconds); a negative value cancels,
+    as ``-1`` does in SkyPilot.
     """
     from stix.backend.handle import ClusterHandle
     from stix.backend.runtime import client
 
+    if idle_minutes is not None and idle_minutes < 0:
+        cancel = True
     store = _store()
     record = require_up(cluster_name, store)
     if not cancel and down is False and record.cloud:
