@@ -1,7 +1,10 @@
 """Which files of a workdir are not synced: ``.skyignore`` if present, else ``.gitignore``.
 
-Patterns follow gitignore's common forms (``name``, ``dir/``, ``/anchored``, ``*.glob``);
-negations (``!keep``) are not supported and are skipped.
+A root ``.skyignore`` is used as it is (rsync exclude patterns). Otherwise every
+``.gitignore`` in the tree counts, each relative to its own folder, rewritten as
+rsync-style patterns anchored at the synced folder. Common gitignore forms (``name``,
+``dir/``, ``/anchored``, ``a/b``, ``**/name``, ``*.glob``) are supported; negations
+(``!keep``) are skipped.
 """
 
 from __future__ import annotations
@@ -12,7 +15,36 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-IGNORE_FILES = (".skyignore", ".stixignore", ".gitignore")
+IGNORE_FILES = (".skyignore", ".stixignore")
+GITIGNORE = ".gitignore"
+
+
+def _read_patterns(path: Path) -> list[str]:
+    patterns = []
+    for line in path.read_text(errors="replace").splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "!")):
+            patterns.append(line)
+    return patterns
+
+
+def _rebase(pattern: str, folder: str) -> list[str]:
+    """Rsync-style excludes for gitignore ``pattern`` found in ``folder`` (relative, '' = root)."""
+    trail = "/" if pattern.endswith("/") else ""
+    body = pattern.rstrip("/")
+    any_depth = body.startswith("**/")
+    while body.startswith("**/"):
+        body = body[3:]
+    anchored = "/" in body and not any_depth
+    body = body.lstrip("/")
+    if not body:
+        return []
+    base = f"/{folder}/" if folder else "/"
+    if anchored:  # relative to the .gitignore's folder
+        return [f"{base}{body}{trail}"]
+    if not folder:  # any depth below the root
+        return [f"{body}{trail}"] if "/" not in body else [f"/{body}{trail}", f"**/{body}{trail}"]
+    return [f"{base}{body}{trail}", f"{base}**/{body}{trail}"]
 
 
 def excludes_for(source: Path) -> list[str]:
@@ -23,13 +55,17 @@ def excludes_for(source: Path) -> list[str]:
     for name in IGNORE_FILES:
         path = source / name
         if path.is_file():
-            patterns = []
-            for line in path.read_text(errors="replace").splitlines():
-                line = line.strip()
-                if line and not line.startswith(("#", "!")):
-                    patterns.append(line)
-            return patterns
-    return []
+            return _read_patterns(path)
+    patterns: list[str] = []
+    for root, dirs, files in os.walk(source):
+        rel = os.path.relpath(root, source)
+        rel = "" if rel == "." else rel.replace(os.sep, "/")
+        if GITIGNORE in files:
+            for pattern in _read_patterns(Path(root) / GITIGNORE):
+                patterns += [p for p in _rebase(pattern, rel) if p not in patterns]
+        prefix = f"{rel}/" if rel else ""
+        dirs[:] = [d for d in dirs if d != ".git" and not _ignored(prefix + d, True, patterns)]
+    return patterns
 
 
 def _ignored(rel: str, is_dir: bool, patterns: Sequence[str]) -> bool:

@@ -132,9 +132,7 @@ class LocalRunner(Runner):
             return
         from stix.backend.ignore import copy_tree
 
-        if target.exists():
-            shutil.rmtree(target)
-        copy_tree(source, target, excludes)
+        copy_tree(source, target, excludes)  # like rsync above: files made on the node stay
 
     def node_spec(self) -> dict[str, Any]:
         return {"kind": "local", "home": str(self.home), "env": {NODE_MARKER: self.node_id}}
