@@ -155,3 +155,43 @@ def test_every_catalog_accelerator_can_be_planned(full: Catalog) -> None:
         if name not in tp.chosen.accelerators:
             failures.append(f"{name}:{count}: chose {tp.chosen.accelerators}")
     assert failures == []
+
+
+@needs_catalog
+@pytest.mark.parametrize(
+    ("resources", "reason", "hint"),
+    [
+        ({"accelerators": "H100:16"}, "the most any offer has is 8", "nearest feasible: "),
+        ({"infra": "gcp/us-centrall"}, "gcp has no region 'us-centrall'", "us-central1"),
+        ({"infra": "gcp/us-central1/us-central1-z"}, "no zone 'us-central1-z'", "us-central1-"),
+        ({"cpus": 1000}, "resources.cpus: no offer has 1000 vCPUs (the most", "try cpus: "),
+        ({"infra": "lambda", "accelerators": "A100", "use_spot": True},
+         "resources.use_spot: lambda sells no spot instances", "gpu_1x_a100"),
+        ({"infra": "vast", "accelerators": "A100:8"}, "no offer on vast has 8 A100", "A100:"),
+        ({"infra": "azure/eastus", "accelerators": "H200:8"},
+         "H200:8 is not offered in region eastus", "eastus2"),
+        ({"accelerators": "A10O"}, "no catalog offers an accelerator named 'A10O'", "A100"),
+        ({"instance_type": "a2-highgpu-8", "infra": "gcp"}, "instance type named", "a2-highgpu-8g"),
+    ],
+)  # fmt: skip
+def test_infeasible_requests_name_the_constraint(
+    full: Catalog, resources: dict[str, Any], reason: str, hint: str
+) -> None:
+    from stix.errors import ResourcesUnavailableError
+
+    with pytest.raises(ResourcesUnavailableError) as err:
+        _plan(full, resources)
+    assert reason in err.value.message
+    assert hint in (err.value.hint or "")
+
+
+@needs_catalog
+def test_lambda_default_is_its_cheapest_30_vcpu_machine(full: Catalog) -> None:
+    rows = [
+        float(r["Price"])
+        for r in _rows("lambda")
+        if (_price(r["vCPUs"]) or 0) >= 30 and _price(r["Price"])
+    ]
+    tp = _plan(full, {"infra": "lambda"}).tasks[0]
+    assert tp.chosen.vcpus >= 30
+    assert tp.chosen.hourly_cost == pytest.approx(min(rows))

@@ -92,7 +92,8 @@ def test_infeasible_request_is_one_error_line(
     assert result.stderr.splitlines()[0].startswith(
         "Error: task 'train': no offer satisfies A100:16"
     )
-    assert "Hint: nearest feasible:" in result.stderr
+    assert "the most any offer has is 8" in result.stderr
+    assert "nearest feasible: a-gpu-a100-8 A100:8" in result.stderr
 
 
 def test_missing_yaml_is_an_error_not_a_command(cli: Any, registry: Any, small_home: Path) -> None:

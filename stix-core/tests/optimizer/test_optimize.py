@@ -134,12 +134,34 @@ def test_features_exclude_clouds(registry: Any, catalog: Any) -> None:
 @pytest.mark.parametrize(
     ("resources", "constraint", "nearest"),
     [
-        ({"accelerators": "A100:16"}, "accelerators count 16", "A100:8"),
+        ({"accelerators": "A100:16"}, "no offer has 16 A100 (the most any offer has is 8",
+         "nearest feasible: a-gpu-a100-8 A100:8"),
         ({"infra": "alpha/r2", "cpus": 4, "use_spot": True, "max_hourly_cost": 0.01},
-         "max_hourly_cost", "a-cpu-4"),
-        ({"infra": "alpha/r9", "cpus": 4}, "region/zone", "alpha/r1"),
-        ({"cpus": "1000+"}, "resources.cpus", "$"),
-        ({"infra": "beta", "accelerators": "H100:8"}, "resources.infra (cloud)", "alpha"),
+         "resources.max_hourly_cost: nothing costs under $0.01/h; the cheapest is a-cpu-4",
+         "a-cpu-4"),
+        ({"infra": "alpha/r9", "cpus": 4}, "alpha has no region 'r9'", "regions: r1, r2"),
+        ({"infra": "alpha/r1/r1-x", "cpus": 4}, "alpha has no zone 'r1-x'", "did you mean r1-"),
+        ({"infra": "alpha/r2", "accelerators": "A100:1"},
+         "resources.infra: A100:1 is not offered in region r2", "regions offering it"),
+        # CPU-only requests look at machines without accelerators (at most 8 vCPUs here)
+        ({"cpus": "1000+"}, "resources.cpus: no offer has 1000+ vCPUs (the most any matching"
+         " offer has is 8)", "try cpus: 8"),
+        ({"cpus": "5"}, "no offer has 5 vCPUs (nearest offered: 4)", "try cpus: 4"),
+        ({"memory": "5000+"}, "resources.memory: no offer has 5000+ GB", "try memory: 64; nearest feasible: a-mem-8"),
+        ({"infra": "beta", "accelerators": "H100:8"}, "resources.accelerators: beta offers no"
+         " H100", "H100 is offered on: alpha"),
+        ({"infra": "beta", "accelerators": "V100:1", "use_spot": True},
+         "beta: spot is not supported", "another infra"),
+        ({"infra": "gcp", "accelerators": "tpu-v5litepod-8", "use_spot": True},
+         "resources.use_spot: no spot price on gcp for this request", "drop use_spot"),
+        ({"infra": "alpha", "accelerators": "A100:8", "use_spot": True, "memory": "1000+"},
+         "resources.memory", "try memory: 680"),
+        ({"instance_type": "a-cpu-44"}, "no catalog has an instance type named 'a-cpu-44'",
+         "did you mean a-cpu-4"),
+        ({"instance_type": "a-cpu-4", "accelerators": "A100:1"},
+         "resources.instance_type: a-cpu-4 (alpha) has no accelerator", "drop instance_type"),
+        ({"infra": "beta", "ports": 8080}, "beta: open ports is not supported",
+         "nearest feasible: a-cpu-"),
     ],
 )  # fmt: skip
 def test_infeasible_names_the_constraint_and_the_nearest_option(

@@ -19,6 +19,9 @@ from stix.catalog.cache import CACHE_NAME, connect, refresh
 from stix.catalog.gcp_rows import PAIRED_OTHER
 from stix.catalog.offer import Offer
 
+_VALUE_COLUMNS = frozenset(
+    {"cloud", "instance_type", "acc", "acc_count", "vcpus", "memory", "region", "zone"}
+)
 _COLUMNS = "cloud, instance_type, acc, acc_count, vcpus, memory, gpu_mem, price, spot, region, zone"
 
 
@@ -302,6 +305,27 @@ class Catalog:
         sql = f"SELECT {_COLUMNS} FROM offers WHERE {where} ORDER BY {price}, region, zone"
         gpus = self.gpu_specs()
         return [_offer(row, gpus) for row in self._conn.execute(sql, args)]
+
+    def values(self, column: str, flt: OfferFilter) -> list[object]:
+        """Distinct non-null values of ``column`` over the rows ``flt`` matches, sorted.
+
+        :param column: one of ``cloud``, ``instance_type``, ``acc``, ``acc_count``,
+            ``vcpus``, ``memory``, ``region``, ``zone``.
+        """
+        if column not in _VALUE_COLUMNS:
+            raise ValueError(f"cannot list values of {column!r}")
+        where, args = flt.where()
+        sql = f"SELECT DISTINCT {column} FROM offers WHERE {where} AND {column} IS NOT NULL"
+        return sorted(v for (v,) in self._conn.execute(sql + f" ORDER BY {column}", args))
+
+    def cheapest(self, flt: OfferFilter) -> Offer | None:
+        """The cheapest row ``flt`` matches (any location), or ``None``."""
+        where, args = flt.where()
+        price = "spot" if flt.use_spot else "price"
+        row = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM offers WHERE {where} ORDER BY {price}, cloud LIMIT 1", args
+        ).fetchone()
+        return None if row is None else _offer(row, self.gpu_specs())
 
     def accelerator_counts(self, clouds: Iterable[str] | None = None) -> dict[str, list[float]]:
         """``{accelerator: sorted counts offered}`` across ``clouds`` (default all)."""

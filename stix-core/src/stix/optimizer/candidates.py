@@ -173,22 +173,15 @@ def _excluded(scope: Scope) -> tuple[tuple[str, str | None, str | None, str | No
     )
 
 
-def find_offers(
-    scope: Scope, resources: Resources, num_nodes: int, *, limit: int | None = GROUP_LIMIT
-) -> Found:
-    """Offers (best location per instance type) satisfying ``resources``.
+def split_clouds(
+    scope: Scope, resources: Resources, num_nodes: int
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """The clouds to ask for ``resources``: ``(catalog clouds, live clouds, skipped)``.
 
-    :param limit: keep the ``limit`` cheapest plus the best per cloud (``None``: all).
-    :raises stix.errors.ResourcesUnavailableError: unknown cloud or accelerator.
+    ``skipped`` maps each cloud left out to the reason (blocked, a feature
+    the request needs, no catalog).
     """
-    names, count = resolve_accelerators(scope, resources)
-    every = scope.cloud_names()
-    if resources.cloud is not None and resources.cloud not in every:
-        raise ResourcesUnavailableError(
-            f"resources.infra: cloud {resources.cloud!r} has no catalog and no installed plugin",
-            hint=f"pip install stix-{resources.cloud}, or import a catalog: stix catalog import",
-        )
-    wanted = [resources.cloud] if resources.cloud else every
+    wanted = [resources.cloud] if resources.cloud else scope.cloud_names()
     skipped: dict[str, str] = {}
     whole_cloud_blocked = {
         b.cloud
@@ -199,7 +192,7 @@ def find_offers(
     live: list[str] = []
     for cloud in wanted:
         if cloud in whole_cloud_blocked:
-            skipped[cloud] = f"{cloud}: blocked"
+            skipped[cloud] = f"{cloud}: blocked after a provisioning failure"
             continue
         plugin = scope.clouds.get(cloud)
         if plugin is not None:
@@ -214,6 +207,24 @@ def find_offers(
             catalog_clouds.append(cloud)
         else:
             skipped[cloud] = f"{cloud}: no catalog (stix catalog update {cloud})"
+    return catalog_clouds, live, skipped
+
+
+def find_offers(
+    scope: Scope, resources: Resources, num_nodes: int, *, limit: int | None = GROUP_LIMIT
+) -> Found:
+    """Offers (best location per instance type) satisfying ``resources``.
+
+    :param limit: keep the ``limit`` cheapest plus the best per cloud (``None``: all).
+    :raises stix.errors.ResourcesUnavailableError: unknown cloud or accelerator.
+    """
+    names, count = resolve_accelerators(scope, resources)
+    every = scope.cloud_names()
+    if resources.cloud is not None and resources.cloud not in every:
+        from stix.optimizer.diagnose import unknown_cloud
+
+        raise unknown_cloud(scope, resources.cloud)
+    catalog_clouds, live, skipped = split_clouds(scope, resources, num_nodes)
     flt = attrs.evolve(base_filter(resources, names, count), excluded=_excluded(scope))
     tpu_host = None
     if (
@@ -296,7 +307,11 @@ def _with_catalog_name(offer: Offer, names: tuple[str, ...] | None) -> Offer:
 def _default_offers(
     scope: Scope, flt: OfferFilter, clouds: Sequence[str], limit: int | None
 ) -> list[Offer]:
-    """The default instance per cloud: ``default_cpus`` vCPUs, 4 GiB per vCPU, general families."""
+    """The default instance per cloud: ``default_cpus`` vCPUs, 4 GiB per vCPU, general families.
+
+    A cloud without such a CPU-only machine gets its cheapest machine with
+    enough vCPUs, accelerators included (as SkyPilot does on Lambda).
+    """
     assert scope.catalog is not None
     out: list[Offer] = []
     for cloud in clouds:
@@ -313,6 +328,13 @@ def _default_offers(
             )
         if not got:
             got = scope.catalog.groups(per_cloud, limit=limit, best_per_cloud=True)
+        if not got:
+            # clouds selling only GPU machines (Lambda): the default is the cheapest of those
+            got = scope.catalog.groups(
+                attrs.evolve(per_cloud, with_or_without_accelerators=True),
+                limit=limit,
+                best_per_cloud=True,
+            )
         out.extend(got)
     return out
 

@@ -139,7 +139,7 @@ def _task_options(
     if not every:
         if first_error is not None and len(task.resources) == 1:
             raise first_error
-        raise unavailable(scope, task, skipped)
+        raise unavailable(scope, task, skipped, launchable_only)
     if task.resources_ordered:
         ranked = every
         entry = next(
