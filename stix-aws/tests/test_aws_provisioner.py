@@ -334,3 +334,33 @@ def test_cluster_key_is_made_imported_and_removed(
     assert pair["KeyName"] == "stix-keyed-9f9f"
     prov.terminate_instances("keyed-9f9f", "us-east-1")
     assert not os.path.exists(private) and not os.path.exists(private + ".pub")
+
+
+def test_zone_ids_from_skypilot_catalogs_are_accepted(
+    aws: str, ec2: Any, prov: AwsProvisioner, ssh_public_key: str
+) -> None:
+    zones = ec2.describe_availability_zones()["AvailabilityZones"]
+    target = next(z for z in zones if z["ZoneName"] == "us-east-1b")
+    config = make_config("zid", ssh_public_key)
+    config = ProvisionConfig(**{**_fields(config), "zones": (target["ZoneId"],)})
+    record = prov.run_instances(config)
+    assert record.zone == "us-east-1b"
+    prov.terminate_instances(config.cluster_name_on_cloud, None)
+
+
+def test_waiting_for_up_notices_a_reclaimed_spot_node(
+    aws: str, ec2: Any, prov: AwsProvisioner, ssh_public_key: str
+) -> None:
+    from stix.errors import NoCapacityError
+
+    config = make_config("reclaim", ssh_public_key, count=2, use_spot=True)
+    prov.run_instances(config)
+    worker = next(
+        n["InstanceId"]
+        for n in instances(ec2, config.cluster_name_on_cloud)
+        if tag_dict(n["Tags"])[TAG_RANK] == "1"
+    )
+    ec2.terminate_instances(InstanceIds=[worker])
+    with pytest.raises(NoCapacityError, match=f"node {worker} .* was terminated while starting"):
+        prov.wait_instances(config.cluster_name_on_cloud, None, "UP")
+    prov.terminate_instances(config.cluster_name_on_cloud, None)
