@@ -2,7 +2,8 @@
 
 Public API: ``optimize(dag_or_task, *, minimize, blocked, time_estimator,
 launchable_only, registry) -> Plan``; ``Plan``, ``TaskPlan``, ``Candidate``,
-``Blocked``. Submodules load on first use.
+``Blocked``; ``TaskGraph(tasks, edges)`` for DAGs other than chains.
+Submodules load on first use.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ _LAZY = {
     "TaskPlan": "stix.optimizer.plan",
     "Candidate": "stix.optimizer.plan",
     "Blocked": "stix.optimizer.plan",
+    "TaskGraph": "stix.optimizer.graph",
 }
 
 __all__ = sorted(_LAZY)

@@ -195,7 +195,10 @@ def optimize(
 ) -> Plan:
     """Choose a placement and failover list for every task of a DAG (or one task).
 
-    :param dag_or_task: a ``stix.task.Dag`` (``tasks``, ``edges``) or a ``Task``.
+    :param dag_or_task: a ``Task``, a ``stix.task.Dag`` (a chain or a parallel
+        group), or a :class:`stix.optimizer.TaskGraph` with explicit edges
+        (any DAG: fan-out, fan-in); placement over clouds is exact, egress of
+        each upstream task's ``outputs`` size included.
     :param minimize: ``"cost"`` (default) or ``"time"``.
     :param blocked: placements to avoid (after provisioning failures).
     :param time_estimator: ``f(task, candidate) -> hours``; 1 hour when absent.
