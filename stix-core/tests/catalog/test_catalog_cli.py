@@ -89,6 +89,15 @@ def test_gpus_list(cli: Any, registry: Any, small_home: Path) -> None:
     assert "n1-highmem-8" in alias.stdout
     bad = cli("gpus", "list", "A1000")
     assert bad.exit_code == 1 and "A100" in bad.stderr  # suggestion
+    quantities = {
+        d["name"]: d["quantities"] for d in json.loads(cli("gpus", "list", "--json").stdout)
+    }
+    assert quantities["A100"] == [1, 8]
+    typo = cli("gpus", "list", "--infra", "alpah")
+    assert typo.exit_code == 1
+    assert "no catalog for cloud 'alpah'" in typo.stderr and "did you mean alpha" in typo.stderr
+    region = cli("gpus", "list", "A100", "--infra", "alpha/r3")
+    assert "alpha has no region 'r3'" in region.stderr and "r1, r2" in region.stderr
 
 
 def test_show_gpus_is_hidden(cli: Any) -> None:

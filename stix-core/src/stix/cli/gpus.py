@@ -21,6 +21,10 @@ def _count(value: float) -> str:
     return f"{value:g}"
 
 
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
 def _money(value: float | None) -> str:
     return "-" if value is None else f"$ {value:.3f}"
 
@@ -88,7 +92,7 @@ def _summary(
         lines.append("OTHER_GPU: " + ", ".join(n for n, _ in other))
         lines.append("(stix gpus list --all shows their quantities)")
         lines.append("")
-    data = [{"name": n, "quantities": cs} for n, cs in counts.items()]
+    data = [{"name": n, "quantities": [_number(c) for c in cs]} for n, cs in counts.items()]
     missing = sorted(set(catalog.clouds) - installed)
     if missing:
         lines.append(
@@ -161,7 +165,7 @@ def _details(
              _money(o.price), _money(spot), o.region or "-"]
         )  # fmt: skip
         data.append(
-            {"accelerator": o.accelerator_name, "count": o.accelerator_count, "cloud": o.cloud,
+            {"accelerator": o.accelerator_name, "count": _number(o.accelerator_count), "cloud": o.cloud,
              "instance_type": o.instance_type, "device_memory_gib": o.gpu_memory_gib,
              "vcpus": o.vcpus, "memory_gib": o.memory_gib, "price": o.price, "spot_price": spot,
              "region": o.region, "zone": o.zone, "launchable": o.cloud in installed}
@@ -176,6 +180,33 @@ def _details(
     if any(not d["launchable"] for d in data):
         lines.append("* plugin not installed: pip install stix-<cloud> to launch there")
     return lines, data
+
+
+def _check_infra(catalog: Any, cloud: str | None, region: str | None) -> None:
+    """Fail with close names when ``--infra`` names a cloud or region no catalog has."""
+    import difflib
+
+    from stix.errors import StixError
+
+    if cloud is not None and cloud not in catalog.clouds:
+        close = difflib.get_close_matches(cloud, catalog.clouds, n=3, cutoff=0.5)
+        raise StixError(
+            f"gpus list --infra: no catalog for cloud {cloud!r}"
+            f" (catalogs: {', '.join(catalog.clouds) or 'none'})",
+            hint=f"did you mean {', '.join(close)}?"
+            if close
+            else f"import one: stix catalog import --format skypilot DIR, or pip install stix-{cloud}",
+        )
+    if cloud is not None and region is not None:
+        regions = catalog.regions(cloud)
+        if region not in regions:
+            close = difflib.get_close_matches(region, regions, n=3, cutoff=0.6)
+            raise StixError(
+                f"gpus list --infra: {cloud} has no region {region!r} in its catalog",
+                hint=f"did you mean {', '.join(close)}?"
+                if close
+                else f"regions: {', '.join(regions[:8])}",
+            )
 
 
 @click.group()
@@ -216,6 +247,7 @@ def list_gpus(
 
     catalog, installed = _catalog()
     cloud, region = _parse_infra(infra)
+    _check_infra(catalog, cloud, region)
     warn_if_stale([cloud] if cloud else catalog.clouds, catalog.folders)
     if accelerator:
         lines, data = _details(catalog, accelerator, cloud, region, all_regions, installed)
