@@ -204,12 +204,13 @@ def cancel_jobs(home: str, job_ids: List[int], all_jobs: bool = False) -> List[i
     marks = ",".join("?" for _ in states.NON_TERMINAL)
     if all_jobs:
         rows = conn.execute(
-            "SELECT job_id FROM jobs WHERE status IN (%s)" % marks, states.NON_TERMINAL
+            "SELECT job_id FROM jobs WHERE status IN (%s) ORDER BY job_id" % marks,
+            states.NON_TERMINAL,
         ).fetchall()
         job_ids = [r["job_id"] for r in rows]
     done: List[int] = []
     victims = []
-    for job_id in job_ids:
+    for job_id in sorted(set(job_ids)):
         row = db.job_row(conn, job_id)
         if row is None:
             raise AgentError("job %d does not exist" % job_id)
