@@ -62,27 +62,47 @@ def sync_file_mounts(handle: ClusterHandle, task: Task) -> None:
 
 
 def setup_fingerprint(task: Task) -> str:
-    """Changes whenever setup, its envs, workdir or file mounts change (for ``--fast``)."""
+    """Changes whenever setup, its envs, or the synced workdir or file mounts change (``--fast``).
+
+    Files that are not synced (ignored) do not count.
+    """
+    mounts = task.file_mounts or {}
     data = {
         "setup": task.setup,
         "envs": task.envs,
         "workdir": task.workdir if not isinstance(task.workdir, str) else _tree_stamp(task.workdir),
-        "file_mounts": {k: str(v) for k, v in (task.file_mounts or {}).items()},
+        "file_mounts": {
+            k: _tree_stamp(v) if isinstance(v, str) and "://" not in v else str(v)
+            for k, v in mounts.items()
+        },
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _tree_stamp(folder: str) -> str:
-    root = Path(folder).expanduser()
+def _tree_stamp(source: str) -> str:
+    """Names, sizes and mtimes of what syncing ``source`` (a folder or a file) would copy."""
+    import os
+
+    from stix.backend.ignore import ignored
+
+    root = Path(source).expanduser()
+    if root.is_file():
+        st = root.stat()
+        return f"{st.st_size}:{st.st_mtime_ns}"
+    patterns = excludes_for(root)
     parts = []
-    for path in sorted(root.rglob("*")) if root.is_dir() else []:
-        if ".git" in path.parts:
-            continue
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        parts.append(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}")
+    for folder, dirs, files in os.walk(root):
+        rel = os.path.relpath(folder, root)
+        prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+        dirs[:] = sorted(d for d in dirs if d != ".git" and not ignored(prefix + d, True, patterns))
+        for name in sorted(files):
+            if ignored(prefix + name, False, patterns):
+                continue
+            try:
+                st = os.stat(os.path.join(folder, name))
+            except OSError:
+                continue
+            parts.append(f"{prefix}{name}:{st.st_size}:{st.st_mtime_ns}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

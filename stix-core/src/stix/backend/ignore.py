@@ -64,11 +64,12 @@ def excludes_for(source: Path) -> list[str]:
             for pattern in _read_patterns(Path(root) / GITIGNORE):
                 patterns += [p for p in _rebase(pattern, rel) if p not in patterns]
         prefix = f"{rel}/" if rel else ""
-        dirs[:] = [d for d in dirs if d != ".git" and not _ignored(prefix + d, True, patterns)]
+        dirs[:] = [d for d in dirs if d != ".git" and not ignored(prefix + d, True, patterns)]
     return patterns
 
 
-def _ignored(rel: str, is_dir: bool, patterns: Sequence[str]) -> bool:
+def ignored(rel: str, is_dir: bool, patterns: Sequence[str]) -> bool:
+    """Whether ``rel`` (a path relative to the synced folder) matches an exclude pattern."""
     name = rel.rsplit("/", 1)[-1]
     for pattern in patterns:
         dir_only = pattern.endswith("/")
@@ -88,8 +89,8 @@ def copy_tree(source: Path, target: Path, patterns: Sequence[str]) -> None:
     for root, dirs, files in os.walk(source):
         rel_root = os.path.relpath(root, source)
         rel_root = "" if rel_root == "." else rel_root + "/"
-        dirs[:] = [d for d in dirs if not _ignored(rel_root + d, True, patterns)]
+        dirs[:] = [d for d in dirs if not ignored(rel_root + d, True, patterns)]
         (target / rel_root).mkdir(parents=True, exist_ok=True)
         for name in files:
-            if not _ignored(rel_root + name, False, patterns):
+            if not ignored(rel_root + name, False, patterns):
                 shutil.copy2(os.path.join(root, name), target / rel_root / name)
