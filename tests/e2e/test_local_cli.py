@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import marked_pids, wait_for
+from .conftest import REPO, marked_pids, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -194,3 +195,208 @@ def test_setup_runs_each_launch_unless_fast_and_unchanged(stix, tmp_path):
     assert stix("exec", "fs", str(task)).stdout.split() == ["2"]
     task.write_text("setup: echo y >> ~/setups\nrun: wc -l < ~/setups\n")
     assert stix("launch", "-y", "-c", "fs", "--fast", str(task)).stdout.split() == ["3"]
+
+
+def test_workdir_ignores_file_mounts_and_fast_resync(stix, tmp_path):
+    wd = tmp_path / "wd"
+    for rel, text in {
+        ".gitignore": "*.log\n",
+        "main.py": "v1\n",
+        "x.log": "noise",
+        "sub/.gitignore": "secret.txt\n",
+        "sub/secret.txt": "s",
+        "sub/keep.py": "k",
+    }.items():
+        (wd / rel).parent.mkdir(parents=True, exist_ok=True)
+        (wd / rel).write_text(text)
+    mount = tmp_path / "mount.txt"
+    mount.write_text("m1\n")
+    task = tmp_path / "wd.yaml"
+    task.write_text(
+        f"workdir: {wd}\nfile_mounts:\n  ~/m/mount.txt: {mount}\n"
+        "setup: echo x >> ~/setups\nrun: cat main.py ~/m/mount.txt; wc -l < ~/setups\n"
+    )
+    out = stix("launch", "-y", "-c", "wdf", str(task))
+    assert out.stdout.split() == ["v1", "m1", "1"]
+    assert "Syncing workdir" in out.stderr and "Syncing 1 file mount" in out.stderr
+    node = stix.node_home("wdf") / "sky_workdir"
+    assert sorted(str(p.relative_to(node)) for p in node.rglob("*") if p.is_file()) == [
+        ".gitignore",
+        "main.py",
+        "sub/.gitignore",
+        "sub/keep.py",
+    ]
+    # --fast re-syncs (rsync only copies what changed) and reruns setup only on change.
+    assert stix("launch", "-y", "-c", "wdf", "--fast", str(task)).stdout.split()[-1] == "1"
+    (wd / "x.log").write_text("more noise")  # ignored: neither synced nor a change
+    assert stix("launch", "-y", "-c", "wdf", "--fast", str(task)).stdout.split()[-1] == "1"
+    (wd / "main.py").write_text("v2\n")
+    assert stix("launch", "-y", "-c", "wdf", "--fast", str(task)).stdout.split() == [
+        "v2",
+        "m1",
+        "2",
+    ]
+    mount.write_text("m2\n")
+    assert stix("launch", "-y", "-c", "wdf", "--fast", str(task)).stdout.split() == [
+        "v2",
+        "m2",
+        "3",
+    ]
+
+
+def test_killed_launch_during_setup_and_during_provisioning(stix, tmp_path):
+    task = tmp_path / "slow_setup.yaml"
+    task.write_text("setup: echo $$ > ~/setup.pid; sleep 300\nrun: echo never\n")
+    proc = stix.popen("launch", "-y", "-c", "ks", str(task))
+    wait_for(lambda: list((stix.home / "local").glob("ks-*/node-0/home/setup.pid")), what="setup")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    # Killed while the node exists but before the agent is ready.
+    proc = stix.popen("launch", "-y", "-c", "kp", "--num-nodes", "2", "sleep 300")
+    wait_for(lambda: list((stix.home / "local").glob("kp-*/node-1")), timeout=30, what="nodes")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rows = {r["name"]: r["status"] for r in stix.json("status", "--refresh")}
+    assert rows.get("ks") == "UP" and set(rows) <= {"ks", "kp"}
+    assert stix.jobs("ks")[1]["status"] == "SETTING_UP"  # setup is part of the job
+    stix("down", "-y", *rows)
+    assert stix.json("status") == []
+    assert list((stix.home / "local").iterdir()) == []
+    assert marked_pids(stix.home) == []
+
+
+def test_queue_skip_finished_cancel_all_and_down_all(stix):
+    stix("launch", "-y", "-c", "qa", "--cpus", "1", "-d", "true")
+    stix.wait_job("qa", 1)
+    for _ in range(3):
+        stix("exec", "qa", "-d", "--cpus", "1", "sleep 300")
+    stix("launch", "-y", "-c", "qb", "-d", "true")
+    running = stix.json("queue", "-s", "qa")
+    assert sorted(j["job_id"] for j in running) == [2, 3, 4]
+    assert {j["status"] for j in running} <= {"PENDING", "RUNNING", "SETTING_UP"}
+    out = stix("cancel", "qa", "--all")
+    assert "2, 3, 4" in out.stderr
+    assert stix.json("queue", "-s", "qa") == []
+    assert [j["status"] for j in stix.json("queue", "qa")] == ["CANCELLED"] * 3 + ["SUCCEEDED"]
+    table = stix("queue", "qa", "qb").stdout
+    assert "Job queue of cluster qa" in table and "Job queue of cluster qb" in table
+    stix("down", "-a", "-y")
+    assert stix.json("status") == [] and marked_pids(stix.home) == []
+
+
+def test_autostop_command_down_cancel_and_agent_restart(stix):
+    for name in ("ad", "ac", "ar"):
+        stix("launch", "-y", "-c", name, "-d", "true")
+    stix("autostop", "ad", "-i", "0.03", "--down")
+    stix("autostop", "ac", "-i", "0.03")
+    stix("autostop", "ac", "--cancel")
+    assert stix.json("status", "ac")[0]["autostop_minutes"] == -1
+    stix("autostop", "ar", "-i", "0.05")
+    daemon_pid = int(
+        next((stix.home / "local").glob("ar-*/node-0/home/.stix_agent/daemon.pid")).read_text()
+    )
+    os.kill(daemon_pid, signal.SIGKILL)
+    wait_for(lambda: not _alive(daemon_pid), what="agent to die")
+    assert stix.status("ar") == "UP"
+    assert stix.json("status", "--refresh", "ar")[0]["status"] == "INIT"  # agent gone
+    stix("start", "-y", "ar")  # restarts the agent; the setting was kept on the node
+    wait_for(lambda: stix.status("ad") is None, timeout=20, what="autodown")
+    wait_for(lambda: stix.status("ar") == "STOPPED", timeout=20, what="autostop after restart")
+    time.sleep(1)
+    assert stix.status("ac") == "UP"
+
+
+def test_env_vars_follow_the_spec(stix, tmp_path):
+    import json as json_
+
+    stix.env["STIX_LOCAL_GPUS"] = "FakeGPU:2"
+    task = tmp_path / "env.yaml"
+    task.write_text(
+        "num_nodes: 2\nresources:\n  accelerators: FakeGPU:2\n"
+        "setup: echo setup=$SKYPILOT_SETUP_NODE_RANK:${CUDA_VISIBLE_DEVICES-unset} >> ~/env\n"
+        "run: python3 -c 'import json,os; print(json.dumps(dict(os.environ)))' > ~/env.json\n"
+    )
+    stix("launch", "-y", "-c", "ev", str(task))
+    envs = [json_.loads((stix.node_home("ev", i) / "env.json").read_text()) for i in (0, 1)]
+    ips = [json_.loads((stix.home / "local").glob("ev-*/node-0/node.json").__next__().read_text())]
+    assert (stix.node_home("ev", 1) / "env").read_text() == "setup=1:unset\n"
+    for rank, env in enumerate(envs):
+        assert env["SKYPILOT_NODE_RANK"] == str(rank) == env["STIX_NODE_RANK"]
+        assert env["SKYPILOT_NUM_NODES"] == "2" and env["SKYPILOT_NUM_GPUS_PER_NODE"] == "2"
+        assert env["SKYPILOT_INTERNAL_JOB_ID"] == "1"
+        assert env["CUDA_VISIBLE_DEVICES"] == "0,1"
+        tid = env["SKYPILOT_TASK_ID"]
+        assert re.fullmatch(r"sky-\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-\d{6}_ev_1", tid), tid
+        info = json_.loads(env["SKYPILOT_CLUSTER_INFO"])
+        assert info == {"cluster_name": "ev", "cloud": "local", "region": "local", "zone": None}
+    node_ips = envs[0]["SKYPILOT_NODE_IPS"].split("\n")
+    assert (
+        len(node_ips) == 2
+        and node_ips[0] == ips[0]["ip"]
+        and envs[1]["SKYPILOT_NODE_IPS"] == envs[0]["SKYPILOT_NODE_IPS"]
+    )
+    # Two 1-GPU jobs side by side on a 2-GPU node see different devices.
+    for _ in range(2):
+        stix(
+            "exec",
+            "ev",
+            "-d",
+            "--num-nodes",
+            "1",
+            "--gpus",
+            "FakeGPU:1",
+            "echo cvd=$CUDA_VISIBLE_DEVICES; sleep 1",
+        )
+    seen = sorted(stix("logs", "ev", str(j)).stdout.strip() for j in (2, 3))
+    assert seen == ["cvd=0", "cvd=1"]
+
+
+def test_bad_input_is_one_clear_line(stix):
+    stix("launch", "-y", "-c", "bi", "-d", "true")
+    cases = [
+        (("exec", "nope", "true"), "'nope'"),
+        (("logs", "nope"), "'nope'"),
+        (("queue", "nope"), "'nope'"),
+        (("down", "-y", "nope"), "'nope'"),
+        (("logs", "bi", "99"), "job 99"),
+        (("logs", "bi", "abc"), "JOB_IDS"),
+        (("cancel", "bi", "99"), "job 99"),
+        (("launch", "-y", "--cpus", "banana", "true"), "cpus"),
+        (("launch", "-y", "-c", "bad name", "true"), "cluster name"),
+        (("status", "--no-such-flag"), "--no-such-flag"),
+    ]
+    for args, needle in cases:
+        out = stix(*args, check=False)
+        assert out.returncode != 0, args
+        assert needle in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)
+        assert len([x for x in out.stderr.splitlines() if x.startswith("Error")]) == 1, args
+    assert stix("logs", "bi", "99", "--status", check=False).returncode == 102
+    stix("exec", "bi", "-d", "sleep 300")
+    assert stix("logs", "bi", "2", "--status", check=False).returncode == 101
+    stix("cancel", "bi", "2")
+    assert stix("logs", "bi", "2", "--status", check=False).returncode == 103
+
+
+def test_colour_and_progress_only_on_a_tty(stix):
+    import pty
+
+    out = stix("launch", "-y", "-c", "tt", "echo hi")
+    assert "\x1b[" not in out.stdout + out.stderr
+    assert "⚙ Provisioning cluster tt... done" in out.stderr
+    assert "\x1b[" not in stix("status").stdout + stix("queue", "tt").stdout
+    for args in (("status",), ("queue", "tt")):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.chdir(REPO)
+            os.execve(stix.argv()[0], [*stix.argv(), *args], stix.env)
+        text = b""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            text += chunk
+        os.waitpid(pid, 0)
+        assert b"\x1b[32m" in text, (args, text)  # UP / SUCCEEDED in green
