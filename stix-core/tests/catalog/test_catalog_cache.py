@@ -162,7 +162,17 @@ def test_stale_catalog_prints_one_hint(
     files.warn_if_stale(["alpha", "beta"])
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "alpha (8 days)" in err and "stix catalog update" in err
+    assert "alpha (8d)" in err
+    # an imported catalog is refreshed by importing its folder again
+    assert f"stix catalog import --format skypilot {DATA.resolve()}" in err
+    data["source"] = "fetch:stix_alpha.catalog"
+    meta.write_text(json.dumps(data))
+    files.warn_if_stale(["alpha"])
+    assert "refresh with: stix catalog update alpha" in capsys.readouterr().err
+    (small_home / "config.yaml").write_text("catalog:\n  stale_hours: 0.0001\n")
+    meta.write_text(json.dumps({**data, "fetched_at": time.time() - 3 * 3600}))
+    files.warn_if_stale(["alpha"])
+    assert "alpha (3h)" in capsys.readouterr().err
     (small_home / "config.yaml").write_text("catalog:\n  stale_hours: 1000\n")
     files.warn_if_stale(["alpha"])
     assert capsys.readouterr().err == ""

@@ -87,17 +87,39 @@ def warn_if_stale(clouds: Iterable[str], folders: Mapping[str, Path] | None = No
     """Print one line on stderr naming catalogs older than ``catalog.stale_hours``."""
     folders = installed() if folders is None else folders
     limit = stale_hours()
-    old = []
-    for cloud in clouds:
+    old: list[str] = []
+    fetched: list[str] = []
+    imported: list[str] = []
+    for cloud in sorted(set(clouds)):
         folder = folders.get(cloud)
         age = age_hours(folder) if folder is not None else None
-        if age is not None and age > limit:
-            old.append(f"{cloud} ({age / 24:.0f} days)")
+        if folder is None or age is None or age <= limit:
+            continue
+        old.append(f"{cloud} ({age_text(age)})")
+        source = str(read_meta(folder).get("source", ""))
+        if source.startswith("import:"):
+            imported.append(str(Path(source[len("import:") :]).parent))
+        else:
+            fetched.append(cloud)
     if old:
+        how = []
+        if fetched:
+            how.append(f"stix catalog update {' '.join(fetched)}")
+        for src in sorted(set(imported)):
+            how.append(f"stix catalog import --format skypilot {src}")
         print(
-            f"hint: catalog is old for {', '.join(old)}; refresh with: stix catalog update",
+            f"hint: catalog is old for {', '.join(old)}; refresh with: {'; '.join(how)}",
             file=sys.stderr,
         )
+
+
+def age_text(hours: float) -> str:
+    """``45m``, ``7h`` or ``12d``."""
+    if hours < 1:
+        return f"{hours * 60:.0f}m"
+    if hours < 48:
+        return f"{hours:.0f}h"
+    return f"{hours / 24:.0f}d"
 
 
 def _write_meta(folder: Path, source: str) -> None:
@@ -193,6 +215,7 @@ def update(cloud: str, catalog_source: Any) -> Path:
 __all__ = [
     "DEFAULT_STALE_HOURS",
     "age_hours",
+    "age_text",
     "catalogs_dir",
     "cloud_dir",
     "import_skypilot",

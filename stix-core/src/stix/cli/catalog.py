@@ -132,18 +132,10 @@ def ls(as_json: bool) -> None:
     for e in entries:
         hours = e["age_hours"]
         stale = " (stale)" if e["stale"] else ""
-        age_text = _age(hours) + stale if isinstance(hours, float) else "-"
+        age_text = files.age_text(hours) + stale if isinstance(hours, float) else "-"
         plugin = "installed" if e["plugin_installed"] else f"pip install stix-{e['cloud']}"
         rows.append([e["cloud"], str(e["rows"]), age_text, plugin, str(e["source"])])
     click.echo("\n".join(format_table(rows, ("CLOUD", "ROWS", "AGE", "PLUGIN", "SOURCE"))))
-
-
-def _age(hours: float) -> str:
-    if hours < 1:
-        return f"{hours * 60:.0f}m"
-    if hours < 48:
-        return f"{hours:.0f}h"
-    return f"{hours / 24:.0f}d"
 
 
 __all__ = ["catalog"]
