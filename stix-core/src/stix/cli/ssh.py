@@ -35,7 +35,13 @@ def ssh() -> None:
     "--infra", default=None, help="Pool to bring up (ssh/<pool> or <pool>); all by default."
 )
 def up(infra: str | None) -> None:
-    """Check every host of the pool, stage the node agent there, and make it allocatable."""
+    """Check every host of the pool, stage the node agent there, and make it allocatable.
+
+    \b
+    Examples:
+        stix ssh up
+        stix ssh up --infra ssh/mypool
+    """
     from stix.backend.runtime import agent_zipapp
     from stix.clouds.ssh import allocation
     from stix.clouds.ssh.probe import host_runner
@@ -78,7 +84,13 @@ def up(infra: str | None) -> None:
     "--infra", default=None, help="Pool to take down (ssh/<pool> or <pool>); all by default."
 )
 def down(infra: str | None) -> None:
-    """Take the pool's hosts offline (no new clusters); refuses while clusters hold them."""
+    """Take the pool's hosts offline (no new clusters); refuses while clusters hold them.
+
+    \b
+    Examples:
+        stix ssh down --infra mypool
+        stix ssh down
+    """
     from stix.clouds.ssh import allocation
     from stix.errors import StixError
 
