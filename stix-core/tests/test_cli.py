@@ -27,11 +27,32 @@ def test_help_lists_core_commands(cli) -> None:
         assert f"  {name}" in result.stdout
 
 
-@pytest.mark.parametrize("name", sorted(_COMMANDS))
-def test_every_command_has_help_with_an_example(cli, name: str) -> None:
-    result = cli(name, "--help")
+def _command_paths() -> list[tuple[str, ...]]:
+    """Every core command, and every subcommand of core groups (``gpus list``...)."""
+    paths: list[tuple[str, ...]] = []
+
+    def walk(command: click.Command, path: tuple[str, ...]) -> None:
+        paths.append(path)
+        if isinstance(command, click.Group):
+            ctx = click.Context(command)
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                if sub is not None and not sub.hidden:
+                    walk(sub, (*path, name))
+
+    ctx = click.Context(root)
+    for name in sorted(_COMMANDS):
+        command = root.get_command(ctx, name)
+        assert command is not None, name
+        walk(command, (name,))
+    return paths
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=" ".join)
+def test_every_command_has_help_with_an_example(cli, path: tuple[str, ...]) -> None:
+    result = cli(*path, "--help")
     assert result.exit_code == 0, result.stderr
-    assert "Example" in result.stdout, f"stix {name} --help shows no example"
+    assert "Example" in result.stdout, f"stix {' '.join(path)} --help shows no example"
 
 
 def test_plugins_json(cli) -> None:
