@@ -118,6 +118,13 @@ def test_launch_runs_setup_and_ranks_with_real_ips(env: Env) -> None:
         assert (node.home / "setup-marker").read_text() == "payload"
         assert (node.home / "sky_workdir" / "data file.txt").exists()
     assert len(env.allocations()) == 1
+    # The head keeps one reused SSH connection per worker (setup and run share it).
+    masters = [
+        p
+        for p in env.harness.node_pids(nodes[0])
+        if _cmdline(p).startswith("ssh: ") and "[mux]" in _cmdline(p)
+    ]
+    assert len(masters) == 3, [_cmdline(p) for p in env.harness.node_pids(nodes[0])]
 
 
 def test_ssh_config_reaches_head_and_workers(env: Env) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from harness.fixtures import stix_target as target_for
 from stix.errors import ClusterError
+from stix.runner import ssh_sync
 from stix.runner.ssh import SshRunner
 from stix.runner.ssh_conn import POOL
 from stix.runner.ssh_fanout import run_on_nodes
@@ -82,7 +83,10 @@ def test_fan_out_failure_names_nodes(runners: list[SshRunner]) -> None:
         run_on_nodes(runners, cmd, write=None)
 
 
-def test_put_and_sync_with_rsync(runners: list[SshRunner], ssh_nodes, tmp_path: Path) -> None:
+def test_put_and_sync_with_rsync(
+    runners: list[SshRunner], ssh_nodes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ssh_sync, "INLINE_LIMIT", 0)  # large trees and files: rsync, SFTP
     src = tmp_path / "work dir"
     (src / "sub").mkdir(parents=True)
     (src / "a b.txt").write_text("A")
@@ -104,9 +108,39 @@ def test_put_and_sync_with_rsync(runners: list[SshRunner], ssh_nodes, tmp_path: 
     assert r.run(["~/bin/x/tool.sh"]).stdout == "tool\n"
 
 
-def test_sync_falls_back_to_tar_without_remote_rsync(
-    runners: list[SshRunner], ssh_nodes, tmp_path: Path
+def test_small_trees_and_files_go_inline_without_rsync(
+    runners: list[SshRunner], ssh_nodes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    def no_rsync(*args: object) -> None:
+        raise AssertionError("a small folder must not start rsync")
+
+    monkeypatch.setattr(ssh_sync, "_rsync", no_rsync)
+    src = tmp_path / "w d"
+    (src / "sub dir").mkdir(parents=True)
+    (src / "sub dir" / "it's $(x).sh").write_text("#!/bin/sh\necho run\n")
+    (src / "sub dir" / "it's $(x).sh").chmod(0o750)
+    (src / "keep.txt").write_text("k")
+    (src / "skip.log").write_text("no")
+    r, node = runners[2], ssh_nodes.nodes[2]
+    assert r.run("mkdir -p ~/'in line' && echo s > ~/'in line'/stale").ok
+    r.sync(src, "~/in line", excludes=["*.log"])
+    dest = node.home / "in line"
+    assert (dest / "keep.txt").read_text() == "k"
+    assert r.run(["~/in line/sub dir/it's $(x).sh"]).stdout == "run\n"
+    assert not (dest / "stale").exists() and not (dest / "skip.log").exists()
+    key = tmp_path / "secret key"
+    key.write_text("s3cret")
+    key.chmod(0o600)
+    r.put(key, "~/a/b/secret key")
+    placed = node.home / "a" / "b" / "secret key"
+    assert placed.read_text() == "s3cret" and placed.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in placed.parent.iterdir()) == ["secret key"]
+
+
+def test_sync_falls_back_to_tar_without_remote_rsync(
+    runners: list[SshRunner], ssh_nodes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ssh_sync, "INLINE_LIMIT", 0)
     src = tmp_path / "w"
     (src / "d").mkdir(parents=True)
     (src / "d" / "f 1").write_text("1")

@@ -100,14 +100,38 @@ _HEAD_WRAPPER = (
 )
 
 
-def head_argv(target: SshTarget) -> list[str]:
+def mux_dir(cluster: str) -> str:
+    """The head's folder of reused connections to workers (short: socket paths are limited).
+
+    Unix socket paths hold about 100 bytes, so the folder is named by a short hash of
+    the cluster instead of its name.
+    """
+    import hashlib
+
+    return f"{HEAD_DIR}/mux-{hashlib.sha256(cluster.encode()).hexdigest()[:10]}"
+
+
+def head_argv(target: SshTarget, cluster: str = "") -> list[str]:
     """The argv prefix the head's agent uses to run a command on a worker (command appended).
 
     A tiny bash wrapper runs ``ssh`` and, when the connection fails or drops, writes a
-    line naming the node into the rank's log.
+    line naming the node into the rank's log. With ``cluster``, every command to a worker
+    shares one SSH connection (a control master under :func:`mux_dir`, kept for ten
+    minutes after its last use), so setup, run and cancel do not each pay a handshake.
     """
     label = f"{target.label} ({target.host})"
-    return ["bash", "-c", _HEAD_WRAPPER, label, *ssh_argv(target)[1:]]
+    mux = []
+    if cluster:
+        mux = [
+            "-o",
+            "ControlMaster=auto",
+            "-o",
+            f"ControlPath={mux_dir(cluster)}/%h-%p",
+            "-o",
+            "ControlPersist=600",
+        ]
+    destination = f"{target.user}@{target.host}"
+    return ["bash", "-c", _HEAD_WRAPPER, label, "-T", *ssh_options(target), *mux, destination]
 
 
 class SshRunner(Runner):
@@ -151,16 +175,17 @@ class SshRunner(Runner):
         self,
         argv: Sequence[str] | str,
         *,
-        input: str | None = None,
+        input: str | bytes | None = None,
         env: dict[str, str] | None = None,
         stream: Callable[[bytes], None] | None = None,
         timeout: float | None = None,
     ) -> RunResult:
+        """Run on the node (see :meth:`Runner.run`); ``input`` may also be raw bytes."""
         from stix.runner.ssh_exec import CommandTimeout, execute
 
         command = remote_command(argv, env)
         shown = argv if isinstance(argv, str) else shlex.join(argv)
-        data = input.encode() if input is not None else None
+        data = input.encode() if isinstance(input, str) else input
         for attempt in (1, 2):
             conn = self.connection()
             streamed = [False]
@@ -236,7 +261,8 @@ class SshRunner(Runner):
         """The head reaches itself directly and a worker through ``ssh`` (see :func:`head_argv`)."""
         if self.is_head:
             return {"kind": "local"}
-        return {"kind": "ssh", "argv": head_argv(self.head_target()), "name": self.name}
+        argv = head_argv(self.head_target(), self.cluster or "cluster")
+        return {"kind": "ssh", "argv": argv, "name": self.name}
 
     def to_spec(self) -> dict[str, Any]:
         spec = attrs.asdict(self.target)
@@ -321,6 +347,7 @@ __all__ = [
     "HEAD_DIR",
     "SshRunner",
     "SshTarget",
+    "mux_dir",
     "node_names",
     "quote_arg",
     "remote_command",

@@ -177,8 +177,11 @@ class ConnectionPool:
     ) -> fabric.Connection:
         """An open connection to ``target``; retry refused connections for ``boot_timeout`` s.
 
+        Targets that differ only in their display name share one connection.
+
         :raises ClusterError: naming the node and the reason when it cannot connect.
         """
+        named, target = target, attrs.evolve(target, name="")
         with self._lock(target):
             conn = self._conns.get(target)
             if conn is not None and conn.is_connected:
@@ -186,7 +189,7 @@ class ConnectionPool:
             deadline = time.monotonic() + boot_timeout
             delay = 0.1
             while True:
-                conn = _new_connection(target, connect_timeout)
+                conn = _new_connection(named, connect_timeout)
                 try:
                     conn.open()
                     assert conn.transport is not None
@@ -201,13 +204,14 @@ class ConnectionPool:
                         continue
                     where = f"{target.user}@{target.host}:{target.port}"
                     raise ClusterError(
-                        f"node {target.label}: cannot connect over SSH to {where}: "
+                        f"node {named.label}: cannot connect over SSH to {where}: "
                         f"{describe_error(exc)}",
                         hint=_hint(exc, target),
                     ) from exc
 
     def drop(self, target: SshTarget) -> None:
         """Close and forget the connection to ``target`` (after it broke)."""
+        target = attrs.evolve(target, name="")
         with self._guard:
             conn = self._conns.pop(target, None)
         if conn is not None:

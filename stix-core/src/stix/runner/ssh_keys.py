@@ -101,24 +101,30 @@ def install_head_access(runners: list[SshRunner], key: Path) -> None:
     The workers' host keys learnt by this machine are copied under the head's
     internal addresses, so the head checks them instead of trusting on first use.
     """
+    from stix.runner.base import run_parallel
+    from stix.runner.ssh import mux_dir
+
     head = runners[0]
     folder = head.head_target().key
     assert folder is not None
     remote_dir = folder.rsplit("/", 1)[0]
-    head.check_call(["bash", "-c", 'umask 077; mkdir -p "$1"', "stix-mkdir", remote_dir])
-    head.put(key, f"{remote_dir}/key")
-    head.check_call(["chmod", "600", f"{remote_dir}/key"])
-    lines = []
-    for runner in runners[1:]:
-        for line in _host_key_lines(runner):
-            lines.append(line)
-    script = 'umask 077; cat > "$1"'
+    private = key.read_bytes()
+    known = "".join(line for lines in run_parallel(_host_key_lines, runners[1:]) for line in lines)
+    # One round trip: the key on stdin, the known-hosts lines (public data) as argv $2,
+    # the folder of the head's reused worker connections as $3.
+    script = (
+        'set -e; umask 077; d="$1"; mkdir -p -- "$d" "$3"; printf "%s" "$2" > "$d/known_hosts"; '
+        'cat > "$d/key.tmp"; mv -f "$d/key.tmp" "$d/key"'
+    )
+    mux = mux_dir(head.cluster or "cluster")
     result = head.run(
-        ["bash", "-c", script, "stix-known-hosts", f"{remote_dir}/known_hosts"],
-        input="".join(lines),
+        ["bash", "-c", script, "stix-head-access", remote_dir, known, mux], input=private
     )
     if result.returncode != 0:
-        raise ClusterError(f"node {head.name}: cannot write the cluster's known-hosts file")
+        raise ClusterError(
+            f"node {head.name}: cannot install the cluster's key and known-hosts file: "
+            f"{result.stderr.strip()[-200:]}"
+        )
 
 
 def _host_key_lines(runner: SshRunner) -> list[str]:

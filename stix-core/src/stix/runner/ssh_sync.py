@@ -25,6 +25,23 @@ if TYPE_CHECKING:
     from stix.runner.ssh import SshRunner
 
 
+# Files and packed folders up to this size go through one command's input, not SFTP/rsync.
+INLINE_LIMIT = 8 << 20
+
+# argv: destination, octal mode; stdin: the file's bytes.
+_PUT = (
+    'set -e; d="$1"; mkdir -p -- "$(dirname -- "$d")"; t="$d.stix-$$.tmp"; '
+    'cat > "$t"; chmod "$2" "$t"; mv -f -- "$t" "$d"'
+)
+# argv: folder; stdin: a gzipped tar of what the folder must hold (unpacked by python3,
+# which every node has, so no tar is needed there).
+_UNTAR = (
+    'set -e; d="$1"; rm -rf -- "$d"; mkdir -p -- "$d"; python3 -W ignore -c '
+    "\"import sys, tarfile; tarfile.open(fileobj=sys.stdin.buffer, mode='r|gz')"
+    '.extractall(sys.argv[1])" "$d"'
+)
+
+
 def sftp_path(dest: str) -> str:
     """``dest`` as SFTP sees it: paths under ``~`` become relative (SFTP starts in the home)."""
     if dest in ("~", "~/"):
@@ -40,10 +57,21 @@ def _parent(path: str) -> str:
 
 
 def put_file(runner: SshRunner, source: Path, dest: str) -> None:
-    """Upload one file atomically (temp name, then rename), keeping its mode."""
+    """Upload one file atomically (temp name, then rename), keeping its mode.
+
+    Small files travel as the input of one remote command (one round trip on the open
+    connection); large ones over SFTP.
+    """
     source = source.expanduser()
     if not source.is_file():
         raise ClusterError(f"node {runner.name}: cannot upload {source}: not a file")
+    mode = source.stat().st_mode & 0o7777
+    if source.stat().st_size <= INLINE_LIMIT:
+        runner.check_call(
+            ["bash", "-c", _PUT, "stix-put", _remote_arg(sftp_path(dest)), f"{mode:o}"],
+            input=source.read_bytes(),
+        )
+        return
     remote = sftp_path(dest)
     runner.check_call(["mkdir", "-p", _remote_arg(_parent(remote))])
     tmp = f"{remote}.{uuid.uuid4().hex[:8]}.tmp"
@@ -51,7 +79,7 @@ def put_file(runner: SshRunner, source: Path, dest: str) -> None:
         sftp = runner.connection().client.open_sftp()
         try:
             sftp.put(str(source), tmp)
-            sftp.chmod(tmp, source.stat().st_mode & 0o7777)
+            sftp.chmod(tmp, mode)
             sftp.posix_rename(tmp, remote)
         finally:
             sftp.close()
@@ -77,11 +105,38 @@ def sync_path(runner: SshRunner, source: Path, dest: str, excludes: Sequence[str
     remote = sftp_path(dest).rstrip("/") or "/"
     if remote in (".", "/"):
         raise ClusterError(f"node {runner.name}: refusing to sync a folder onto {dest}")
+    data = _pack_small(source, excludes)
+    if data is not None:
+        runner.check_call(["bash", "-c", _UNTAR, "stix-sync", _remote_arg(remote)], input=data)
+        return
     runner.check_call(["mkdir", "-p", _remote_arg(remote)])
     if shutil.which("rsync") and runner.has_rsync():
         _rsync(runner, source, remote, excludes)
     else:
         _tar_copy(runner, source, remote, excludes)
+
+
+def _pack_small(source: Path, excludes: Sequence[str]) -> bytes | None:
+    """The packed folder when its files add up to at most :data:`INLINE_LIMIT`, else None.
+
+    Small folders (most workdirs) go over the already open connection in one round
+    trip; rsync's per-node process and SSH handshake only pay off for larger trees.
+    """
+    total = 0
+    for root, dirs, files in os.walk(source):
+        rel_root = os.path.relpath(root, source)
+        rel_root = "" if rel_root == "." else rel_root + "/"
+        dirs[:] = [d for d in dirs if not excluded(rel_root + d, True, excludes)]
+        for name in files:
+            if excluded(rel_root + name, False, excludes):
+                continue
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+            if total > INLINE_LIMIT:
+                return None
+    return pack(source, excludes)
 
 
 def _rsync(runner: SshRunner, source: Path, remote: str, excludes: Sequence[str]) -> None:

@@ -22,7 +22,9 @@ from stix.interfaces import (
     ProvisionRecord,
 )
 
-# Run on each node by ``down`` (argv: user cluster name, cluster name on cloud).
+# Run on each node by ``down`` (argv: user cluster name, cluster name on cloud, the
+# head's connection folder name): stops the agent, every job process and the head's
+# reused connections to workers, and removes what the cluster put there.
 _CLEANUP = r"""
 import glob, os, shutil, signal, subprocess, sys
 cluster, cno = sys.argv[1], sys.argv[2]
@@ -39,19 +41,23 @@ for path in glob.glob(os.path.join(agent, "pids", "*")):
     except (OSError, ValueError):
         pass
 tag, me, uid = ("_%s_" % cluster).encode(), os.getpid(), os.getuid()
+mux = sys.argv[3].encode()
 for pid in filter(str.isdigit, os.listdir("/proc")):
     try:
         if int(pid) == me or os.stat("/proc/" + pid).st_uid != uid:
             continue
         env = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
+        cmdline = open("/proc/%s/cmdline" % pid, "rb").read()
     except OSError:
         continue
-    if any(e.startswith(b"SKYPILOT_TASK_ID=") and tag in e for e in env):
+    master = cmdline.startswith(b"ssh") and mux in cmdline  # "ssh: <socket> [mux]"
+    if master or any(e.startswith(b"SKYPILOT_TASK_ID=") and tag in e for e in env):
         try:
             os.kill(int(pid), signal.SIGKILL)
         except OSError:
             pass
-for name in (agent, "sky_workdir", "sky_logs", os.path.join(".stix_cluster", cno)):
+for name in (agent, "sky_workdir", "sky_logs", os.path.join(".stix_cluster", cno),
+             os.path.join(".stix_cluster", sys.argv[3])):
     shutil.rmtree(os.path.join(home, name), ignore_errors=True)
 try:
     os.rmdir(os.path.join(home, ".stix_cluster"))
@@ -198,6 +204,7 @@ class SshProvisioner(Provisioner):
         from stix import sshconfig
         from stix.clouds.ssh.probe import host_runner
         from stix.runner.base import run_parallel
+        from stix.runner.ssh import mux_dir
         from stix.runner.ssh_keys import remove_cluster_files, revoke
 
         record, hosts = _hosts_of(cluster_name_on_cloud)
@@ -209,8 +216,9 @@ class SshProvisioner(Provisioner):
         def clean(host: Host) -> str | None:
             runner = host_runner(host, cluster=cluster_name_on_cloud, connect_timeout=10)
             try:
+                mux = mux_dir(cluster_name_on_cloud).rsplit("/", 1)[1]
                 runner.check_call(
-                    ["python3", "-c", _CLEANUP, cluster, cluster_name_on_cloud], timeout=120
+                    ["python3", "-c", _CLEANUP, cluster, cluster_name_on_cloud, mux], timeout=120
                 )
                 revoke(runner, cluster_name_on_cloud)
             except StixError as exc:
