@@ -113,4 +113,38 @@ def remove_cluster(name: str) -> None:
     cluster_file(name).unlink(missing_ok=True)
 
 
-__all__ = ["add_cluster", "cluster_file", "ensure_include", "include_line", "remove_cluster"]
+def add_for_runners(name: str, runners: Sequence[object]) -> Path | None:
+    """Write the cluster's entries when every node is reached over SSH (else do nothing).
+
+    Called by the core after each (re)start of a cluster, whichever cloud made it.
+    """
+    from stix.runner.ssh import SshRunner
+
+    ssh = [r for r in runners if isinstance(r, SshRunner)]
+    if not ssh or len(ssh) != len(runners):
+        return None
+    return add_cluster(name, ssh)
+
+
+def forget_cluster(name: str, cluster_name_on_cloud: str | None = None) -> None:
+    """After a cluster is gone: drop its ssh config entries and its known-hosts file.
+
+    The known hosts go too, so a later cluster that gets the same addresses (clouds
+    reuse them) is not refused as a changed host.
+    """
+    remove_cluster(name)
+    if cluster_name_on_cloud:
+        from stix.runner.ssh_keys import ssh_dir
+
+        (ssh_dir() / "known_hosts" / cluster_name_on_cloud).unlink(missing_ok=True)
+
+
+__all__ = [
+    "add_cluster",
+    "add_for_runners",
+    "cluster_file",
+    "ensure_include",
+    "forget_cluster",
+    "include_line",
+    "remove_cluster",
+]

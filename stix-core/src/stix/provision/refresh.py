@@ -48,7 +48,10 @@ def refresh(
 ) -> ClusterRecord | None:
     """Update one cluster's record from the cloud; None when the cluster is gone (removed)."""
     status = live_status(record, registry)
-    if status is None:
+    if status is None:  # gone (autodown, preempted, deleted outside stix)
+        from stix.sshconfig import forget_cluster
+
+        forget_cluster(record.name, (record.handle or {}).get("cluster_name_on_cloud"))
         store.remove(record.name)
         return None
     if status != record.status:

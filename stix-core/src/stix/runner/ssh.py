@@ -306,7 +306,8 @@ def node_names(cluster: str, count: int) -> list[str]:
 def ssh_runners(info: ClusterInfo, *, boot_timeout: float = 120.0) -> list[SshRunner]:
     """Runners for the nodes of a VM-like cluster, head first, and give the head cluster access.
 
-    Reads ``info.ssh_user`` and from ``info.provider_config``: ``cluster_name``,
+    Reads ``info.ssh_user`` (an instance's ``tags["ssh_user"]`` overrides it for that
+    node) and from ``info.provider_config``: ``cluster_name``,
     ``ssh_private_key`` (the key the provisioner installed on every node),
     ``known_hosts`` (default: the cluster's file under ``$STIX_HOME/ssh/``) and
     ``ssh_proxy_jump``.
@@ -324,7 +325,7 @@ def ssh_runners(info: ClusterInfo, *, boot_timeout: float = 120.0) -> list[SshRu
         SshRunner(
             SshTarget(
                 host=inst.external_ip or inst.internal_ip,
-                user=info.ssh_user,
+                user=str(inst.tags.get("ssh_user") or info.ssh_user),
                 port=inst.ssh_port,
                 key=str(key) if key else None,
                 known_hosts=known,

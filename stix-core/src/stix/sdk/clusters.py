@@ -131,6 +131,9 @@ def down(cluster_name: str, *, purge: bool = False) -> None:
             except Exception:
                 if not purge:
                     raise
+        from stix.sshconfig import forget_cluster
+
+        forget_cluster(cluster_name, name_on_cloud)
         store.remove(cluster_name)
 
 

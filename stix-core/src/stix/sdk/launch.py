@@ -104,6 +104,9 @@ def _finish_provision(
             launched=launched,
             autostop_commands=_provisioner_extras(provisioner, record.name),
         )
+    from stix.sshconfig import add_for_runners
+
+    add_for_runners(record.name, list(provisioned.runners))  # `ssh <cluster>` works
     new = store.update(record.name, handle=handle.to_dict(), launched_resources=launched)
     assert new is not None
     up = store.set_status(record.name, UP)
@@ -182,6 +185,9 @@ def down_quietly(record: ClusterRecord) -> None:
         get_registry().provisioner(record.cloud).terminate_instances(cno, record.region)
     except Exception:
         pass
+    from stix.sshconfig import forget_cluster
+
+    forget_cluster(record.name, cno)
 
 
 def restart_cluster(record: ClusterRecord, store: ClusterStore) -> ClusterRecord:

@@ -163,8 +163,7 @@ class SshProvisioner(Provisioner):
         )
 
     def get_command_runners(self, info: ClusterInfo) -> list[Any]:
-        """Runners for the cluster's hosts; also authorises the cluster key and writes ssh config."""
-        from stix import sshconfig
+        """Runners for the cluster's hosts; also authorises the cluster key on them."""
         from stix.clouds.ssh.probe import host_runner
         from stix.runner.base import run_parallel
         from stix.runner.ssh import node_names
@@ -188,8 +187,7 @@ class SshProvisioner(Provisioner):
         run_parallel(lambda r: authorize(r, public, cno), runners)
         if len(runners) > 1:
             install_head_access(runners, key)
-        sshconfig.add_cluster(cluster, runners)
-        return runners
+        return runners  # the core writes the ssh config entries (stix.sshconfig)
 
     def query_instances(
         self, cluster_name_on_cloud: str, region: str | None
