@@ -28,6 +28,16 @@ if TYPE_CHECKING:
 # Files and packed folders up to this size go through one command's input, not SFTP/rsync.
 INLINE_LIMIT = 8 << 20
 
+# Manifest (on the node) of paths that syncs created, NUL-separated; ``down`` of a pool
+# cluster removes exactly these (and never a path that existed before STIX wrote it).
+CREATED_MANIFEST = "~/.stix_agent/created_paths"
+# argv $1: a destination. Appends its topmost ancestor that does not exist yet (if any).
+_RECORD = (
+    'p="$1"; top=; while [ ! -e "$p" ] && [ ! -L "$p" ] && [ "$p" != / ] && [ "$p" != . ]; '
+    'do top="$p"; p=$(dirname -- "$p"); done; if [ -n "$top" ]; then '
+    'case "$top" in /*) ;; *) top="$HOME/$top";; esac; mkdir -p ~/.stix_agent; '
+    'printf "%s\\0" "$top" >> ~/.stix_agent/created_paths; fi; '
+)
 # argv: destination, octal mode; stdin: the file's bytes.
 _PUT = (
     'set -e; d="$1"; mkdir -p -- "$(dirname -- "$d")"; t="$d.stix-$$.tmp"; '
@@ -56,23 +66,29 @@ def _parent(path: str) -> str:
     return parent or "."
 
 
-def put_file(runner: SshRunner, source: Path, dest: str) -> None:
+def put_file(runner: SshRunner, source: Path, dest: str, *, record: bool = False) -> None:
     """Upload one file atomically (temp name, then rename), keeping its mode.
 
     Small files travel as the input of one remote command (one round trip on the open
     connection); large ones over SFTP.
+
+    :param record: note ``dest`` (or its first missing parent) in :data:`CREATED_MANIFEST`
+        when it does not exist yet.
     """
     source = source.expanduser()
     if not source.is_file():
         raise ClusterError(f"node {runner.name}: cannot upload {source}: not a file")
     mode = source.stat().st_mode & 0o7777
     if source.stat().st_size <= INLINE_LIMIT:
+        script = (_RECORD if record else "") + _PUT
         runner.check_call(
-            ["bash", "-c", _PUT, "stix-put", _remote_arg(sftp_path(dest)), f"{mode:o}"],
+            ["bash", "-c", script, "stix-put", _remote_arg(sftp_path(dest)), f"{mode:o}"],
             input=source.read_bytes(),
         )
         return
     remote = sftp_path(dest)
+    if record:
+        runner.check_call(["bash", "-c", _RECORD, "stix-record", _remote_arg(remote)])
     runner.check_call(["mkdir", "-p", _remote_arg(_parent(remote))])
     tmp = f"{remote}.{uuid.uuid4().hex[:8]}.tmp"
     try:
@@ -95,20 +111,25 @@ def _remote_arg(path: str) -> str:
 
 
 def sync_path(runner: SshRunner, source: Path, dest: str, excludes: Sequence[str] = ()) -> None:
-    """Make ``dest`` on the node mirror ``source`` (a folder or a file)."""
+    """Make ``dest`` on the node mirror ``source`` (a folder or a file).
+
+    A ``dest`` (or parent) that did not exist is noted in :data:`CREATED_MANIFEST`.
+    """
     source = source.expanduser()
     if not source.exists():
         raise ClusterError(f"node {runner.name}: cannot sync {source}: no such file or folder")
     if source.is_file():
-        put_file(runner, source, dest)
+        put_file(runner, source, dest, record=True)
         return
     remote = sftp_path(dest).rstrip("/") or "/"
     if remote in (".", "/"):
         raise ClusterError(f"node {runner.name}: refusing to sync a folder onto {dest}")
     data = _pack_small(source, excludes)
     if data is not None:
-        runner.check_call(["bash", "-c", _UNTAR, "stix-sync", _remote_arg(remote)], input=data)
+        script = _RECORD + _UNTAR
+        runner.check_call(["bash", "-c", script, "stix-sync", _remote_arg(remote)], input=data)
         return
+    runner.check_call(["bash", "-c", _RECORD, "stix-record", _remote_arg(remote)])
     runner.check_call(["mkdir", "-p", _remote_arg(remote)])
     if shutil.which("rsync") and runner.has_rsync():
         _rsync(runner, source, remote, excludes)

@@ -24,7 +24,8 @@ from stix.interfaces import (
 
 # Run on each node by ``down`` (argv: user cluster name, cluster name on cloud, the
 # head's connection folder name): stops the agent, every job process and the head's
-# reused connections to workers, and removes what the cluster put there.
+# reused connections to workers, and removes what the cluster put there: its folders in
+# the home and every path a file mount created (listed in ~/.stix_agent/created_paths).
 _CLEANUP = r"""
 import glob, os, shutil, signal, subprocess, sys
 cluster, cno = sys.argv[1], sys.argv[2]
@@ -56,6 +57,20 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
             os.kill(int(pid), signal.SIGKILL)
         except OSError:
             pass
+try:  # paths that file mounts created (never ones that existed before)
+    created = open(os.path.join(agent, "created_paths"), "rb").read().split(b"\0")
+except OSError:
+    created = []
+for raw in created:
+    path = os.fsdecode(raw)
+    if os.path.isabs(path) and os.path.normpath(path) not in ("/", home):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 for name in (agent, "sky_workdir", "sky_logs", os.path.join(".stix_cluster", cno),
              os.path.join(".stix_cluster", sys.argv[3])):
     shutil.rmtree(os.path.join(home, name), ignore_errors=True)
