@@ -38,6 +38,7 @@ _LAZY: dict[str, str] = {
     "autostop": "stix.sdk:autostop",
     "cost_report": "stix.sdk:cost_report",
     "optimize": "stix.optimizer:optimize",
+    "TaskGraph": "stix.optimizer:TaskGraph",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]
