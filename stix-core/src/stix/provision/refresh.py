@@ -43,6 +43,21 @@ def _healthy(handle: dict[str, Any], name: str) -> bool:
     return bool(reply.get("daemon_pid"))
 
 
+def _release_leftovers(record: ClusterRecord, registry: Any) -> None:
+    """Let the cloud remove what outlives the nodes (security groups, key pairs): terminate is idempotent."""
+    from stix.errors import StixError
+    from stix.plugins import get_registry
+
+    name_on_cloud = (record.handle or {}).get("cluster_name_on_cloud")
+    if not name_on_cloud or not record.cloud:
+        return
+    try:
+        provisioner = (registry or get_registry()).provisioner(record.cloud)
+        provisioner.terminate_instances(name_on_cloud, record.region)
+    except StixError:
+        pass  # the record still goes: the nodes are gone, and down can be run again
+
+
 def refresh(
     record: ClusterRecord, store: ClusterStore, registry: Any = None
 ) -> ClusterRecord | None:
@@ -50,6 +65,8 @@ def refresh(
     status = live_status(record, registry)
     if status is None:  # gone (autodown, preempted, deleted outside stix)
         from stix.sshconfig import forget_cluster
+
+        _release_leftovers(record, registry)
 
         forget_cluster(record.name, (record.handle or {}).get("cluster_name_on_cloud"))
         store.remove(record.name)
