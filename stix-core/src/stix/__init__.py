@@ -8,7 +8,7 @@ Importing ``stix`` is cheap: the public names below resolve on first use.
 
 from __future__ import annotations
 
-import importlib
+from stix.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -43,16 +43,4 @@ _LAZY: dict[str, str] = {
 
 __all__ = ["__version__", *sorted(_LAZY)]
 
-
-def __getattr__(name: str) -> object:
-    target = _LAZY.get(name)
-    if target is None:
-        raise AttributeError(f"module 'stix' has no attribute {name!r}")
-    module, _, attr = target.partition(":")
-    value = getattr(importlib.import_module(module), attr)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

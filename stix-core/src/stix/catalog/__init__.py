@@ -6,8 +6,7 @@ Submodules are imported on first use of the names below.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from stix.lazy import lazy_exports
 
 _LAZY = {
     "Offer": "stix.catalog.offer",
@@ -21,11 +20,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'stix.catalog' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -8,8 +8,7 @@ Submodules load on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from stix.lazy import lazy_exports
 
 _LAZY = {
     "optimize": "stix.optimizer.core",
@@ -22,11 +21,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'stix.optimizer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -7,8 +7,7 @@ sdk.queue("dev"); sdk.tail_logs("dev", result.job_id); sdk.down("dev")
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from stix.lazy import lazy_exports
 
 _LAZY = {
     "launch": "stix.sdk.launch",
@@ -29,15 +28,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'stix.sdk' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
