@@ -181,3 +181,9 @@ def test_help_cache_misses_when_a_module_changes(stix_home: Path) -> None:
 
 def test_version_fast_path(stix_home: Path) -> None:
     assert _stix(stix_home, "--version").strip() == f"stix {__version__}"
+
+
+def test_status_names_clusters_that_do_not_exist(cli) -> None:
+    result = cli("status", "nope", "dev*")
+    assert result.exit_code == 0
+    assert "Cluster(s) not found: nope, dev*." in result.stderr

@@ -64,6 +64,15 @@ def _autostop(record: Any) -> str:
     return text + " (down)" if record.autostop_down else text
 
 
+def _report_missing(patterns: tuple[str, ...], names: list[str]) -> None:
+    """Name the requested clusters (or globs) that matched nothing, on stderr."""
+    from fnmatch import fnmatchcase
+
+    missing = [p for p in patterns if not any(fnmatchcase(n, p) for n in names)]
+    if missing:
+        click.echo(f"Cluster(s) not found: {', '.join(missing)}.", err=True)
+
+
 @click.command()
 @click.argument("clusters", nargs=-1)
 @click.option("--refresh", "-r", is_flag=True, help="Ask the clouds for the live state first.")
@@ -94,6 +103,7 @@ def status(
     from stix.sdk.clusters import status as sdk_status
 
     records = sdk_status(list(clusters) or None, refresh=refresh)
+    _report_missing(clusters, [r.name for r in records])
     if ip:
         if len(records) != 1:
             raise click.UsageError("--ip needs exactly one cluster")
