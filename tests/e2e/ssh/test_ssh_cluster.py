@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,6 +155,30 @@ def test_cancel_kills_every_rank(env: Env) -> None:
     env.stix("cancel", "-y", CLUSTER, str(job_id))
     _wait(lambda: not any(_sleepers(env.harness, n) for n in env.harness.nodes), what="no ranks")
     assert env.wait_status(job_id, {"CANCELLED"}) == "CANCELLED"
+
+
+def test_failed_rank_fails_the_job_and_logs_show_every_rank(env: Env) -> None:
+    # Rank 2 fails once every rank has said hello (the nodes share this machine's /tmp).
+    seen = Path(tempfile.mkdtemp(prefix="stix-ranks-"))
+    seen.chmod(0o777)
+    run = (
+        f'echo "hello from $SKYPILOT_NODE_RANK"; touch {seen}/$SKYPILOT_NODE_RANK; '
+        f'if [ "$SKYPILOT_NODE_RANK" = 2 ]; then '
+        f"for i in $(seq 300); do [ $(ls {seen} | wc -l) = 4 ] && break; sleep 0.1; done; "
+        f"exit 3; fi; sleep 307"
+    )
+    env.stix("exec", "-d", CLUSTER, env.task("onefails", run))
+    job_id = max(env.jobs())
+    assert env.wait_status(job_id, {"FAILED", "SUCCEEDED", "CANCELLED"}) == "FAILED"
+    # The other ranks are stopped, not left sleeping.
+    _wait(lambda: not any(_sleepers(env.harness, n) for n in env.harness.nodes), what="no ranks")
+    logs = env.stix("logs", "--no-follow", CLUSTER, str(job_id), check=False).stdout
+    for rank, node in enumerate(env.harness.nodes):
+        role = "head" if rank == 0 else f"worker{rank}"
+        line = [x for x in logs.splitlines() if x.endswith(f"hello from {rank}")]
+        assert line and line[0].startswith(f"({role}, rank={rank}, "), logs
+        assert f"ip={node.ip})" in line[0]
+    shutil.rmtree(seen)
 
 
 def test_lost_node_fails_the_job_naming_it(env: Env, ssh_nodes: Any) -> None:
