@@ -12,7 +12,7 @@ from stix.backend.handle import ClusterHandle
 from stix.backend.ignore import excludes_for
 from stix.backend.jobspec import job_spec
 from stix.backend.runtime import client
-from stix.errors import StixError, TaskError
+from stix.errors import TaskError
 from stix.interfaces import Backend
 from stix.runner.base import Runner, run_parallel
 
@@ -37,18 +37,21 @@ def sync_workdir(handle: ClusterHandle, task: Task) -> None:
 
 
 def sync_file_mounts(handle: ClusterHandle, task: Task) -> None:
-    """Copy local ``file_mounts`` sources to every node (bucket sources need a store plugin)."""
+    """Copy local ``file_mounts`` sources to every node; buckets go through their store plugin."""
     if not task.file_mounts:
         return
+    from stix.storage.mounts import is_local, mount_buckets
+
+    mount_buckets(handle, task)
     pairs = []
     for dest, src in task.file_mounts.items():
-        if not isinstance(src, str) or "://" in src:
-            raise StixError(
-                f"file_mounts.{dest}: bucket sources are not supported on this cluster yet",
-                hint="install the store plugin for the bucket's cloud",
-            )
+        if not is_local(src):
+            continue
+        assert isinstance(src, str)
         path = Path(src).expanduser()
         pairs.append((path, dest, excludes_for(path)))
+    if not pairs:
+        return
     with progress.step(f"Syncing {len(pairs)} file mount(s)"):
         runners = handle.node_runners()
         for path, dest, excludes in pairs:

@@ -39,6 +39,7 @@ _COMMANDS: dict[str, str] = {
     "start": "stix.cli.start:start",
     "status": "stix.cli.status:status",
     "stop": "stix.cli.stop:stop",
+    "storage": "stix.cli.storage:storage",
     "validate": "stix.cli.validate:validate",
 }
 

@@ -93,8 +93,27 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v2(db: sqlite_utils.Database) -> None:
+    db["storage"].create(  # type: ignore[union-attr]
+        {
+            "name": str,
+            "store": str,
+            "source": str,
+            "region": str,
+            "created_at": float,
+            "updated_at": float,
+            "status": str,
+            "clusters": str,
+            "persistent": int,
+            "managed": int,
+        },
+        pk="name",
+        not_null={"status", "store"},
+    )
+
+
 # Append only: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
 
 
 def state_path() -> Path:
