@@ -70,6 +70,9 @@ def refresh(
 
         forget_cluster(record.name, (record.handle or {}).get("cluster_name_on_cloud"))
         store.remove(record.name)
+        from stix.storage.lifecycle import release_cluster
+
+        release_cluster(record.name)  # persistent: false buckets go with the cluster
         return None
     if status != record.status:
         return store.set_status(record.name, status)

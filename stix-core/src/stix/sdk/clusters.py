@@ -135,6 +135,9 @@ def down(cluster_name: str, *, purge: bool = False) -> None:
 
         forget_cluster(cluster_name, name_on_cloud)
         store.remove(cluster_name)
+        from stix.storage.lifecycle import release_cluster
+
+        release_cluster(cluster_name)  # persistent: false buckets go with the cluster
 
 
 def start(

@@ -269,6 +269,9 @@ def launch(
 
     task = _validate(_as_task(task), "launch", cluster_name)
     name = check_name(cluster_name or generate_cluster_name())
+    from stix.storage.mounts import check as check_buckets
+
+    check_buckets(task)  # a missing store plugin fails before any node is made
     store = ClusterStore()
     with cluster_lock(name):
         record = store.get(name)
