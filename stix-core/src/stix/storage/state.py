@@ -52,7 +52,8 @@ class StorageRecord:
         data["managed"] = bool(data.get("managed"))
         for key in ("created_at", "updated_at"):
             data[key] = float(data.get(key) or 0.0)
-        return cls(**{f.name: data.get(f.name) for f in attrs.fields(cls)})
+        values: dict[str, Any] = {f.name: data.get(f.name) for f in attrs.fields(cls)}
+        return cls(**values)
 
     def to_row(self) -> dict[str, Any]:
         row = attrs.asdict(self)
