@@ -12,7 +12,10 @@ class TestAwsContract(CloudContract):
 
 
 def test_registering_everything_imports_no_sdk() -> None:
-    """``stix plugins`` and ``stix --help`` call every registration hook: still no boto3."""
+    """``stix plugins`` and ``stix --help`` call every registration hook: still no boto3.
+
+    ``stix storage`` is the core's command (over every store), so the plugin adds no CLI.
+    """
     import json
     import subprocess
     import sys
@@ -24,9 +27,7 @@ def test_registering_everything_imports_no_sdk() -> None:
         "for hook in (hooks.register_clouds, hooks.register_catalogs, hooks.register_provisioners,"
         " hooks.register_stores):\n"
         "    hook(register=made.append)\n"
-        "group = click.Group('stix')\n"
-        "hooks.register_commands(cli=group)\n"
-        "print(json.dumps({'made': [m.name for m in made], 'commands': sorted(group.commands['storage'].commands),"
+        "print(json.dumps({'made': [m.name for m in made], 'commands': hasattr(hooks, 'register_commands'),"
         " 'modules': sorted(sys.modules)}))\n"
     )
     out = json.loads(
@@ -35,6 +36,6 @@ def test_registering_everything_imports_no_sdk() -> None:
         ).stdout
     )
     assert out["made"] == ["aws", "aws", "aws", "s3"]
-    assert out["commands"] == ["delete", "ls"]
+    assert out["commands"] is False
     loaded = {name.split(".")[0] for name in out["modules"]}
     assert not loaded & {"boto3", "botocore", "s3transfer"}

@@ -63,27 +63,29 @@ def test_bucket_in_another_region(s3: Any, aws: str) -> None:
     store.delete("stix-west")
 
 
-def test_storage_cli_lists_and_deletes(s3: Any, data: Path, cli: Any) -> None:
+def test_storage_cli_finds_and_deletes_untracked_stix_buckets(
+    s3: Any, data: Path, cli: Any
+) -> None:
+    """The core's ``stix storage`` asks the S3 store for STIX buckets this machine never recorded."""
     store = S3Store()
-    store.create("stix-cli-bucket")
+    store.create("stix-cli-bucket")  # made by STIX elsewhere: tagged, not in this state DB
     store.upload(data, "stix-cli-bucket")
     s3.create_bucket(Bucket="not-ours")
 
-    listed = cli("storage", "ls")
-    assert (
-        listed.exit_code == 0
-        and "stix-cli-bucket" in listed.stdout
-        and "not-ours" not in listed.stdout
-    )
-    assert "not-ours" in cli("storage", "ls", "--all").stdout
+    assert "stix-cli-bucket" not in cli("storage", "ls").stdout
+    listed = cli("storage", "ls", "--all", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    assert '"stix-cli-bucket"' in listed.stdout and "not-ours" not in listed.stdout
+    table = cli("storage", "ls", "--all").stdout
+    assert "stix-cli-bucket" in table and "UNTRACKED" in table and "S3" in table
 
-    refused = cli("storage", "delete", "not-ours", "--yes")
+    refused = cli("storage", "delete", "s3://not-ours", "--yes")
     assert refused.exit_code != 0 and "not created by STIX" in refused.stderr
 
     deleted = cli("storage", "delete", "s3://stix-cli-bucket", "--yes")
     assert deleted.exit_code == 0, deleted.stderr
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["not-ours"]
-    assert "No S3 buckets created by STIX." in cli("storage", "ls").stdout
+    assert cli("storage", "ls", "--all", "--json").stdout.strip() == "[]"
     s3.delete_bucket(Bucket="not-ours")
 
 

@@ -1,4 +1,4 @@
-"""Entry module of the ``aws`` cloud: registers the cloud, its catalog, provisioner, store and CLI.
+"""Entry module of the ``aws`` cloud: registers the cloud, its catalog, provisioner and S3 store.
 
 Cheap to import: boto3 is loaded only inside the functions that call AWS.
 """
@@ -67,10 +67,3 @@ def register_stores(register: Any) -> None:
     from stix_aws.store import S3Store
 
     register(S3Store)
-
-
-@hookimpl
-def register_commands(cli: Any) -> None:
-    from stix_aws.cli import add_storage_commands
-
-    add_storage_commands(cli)
