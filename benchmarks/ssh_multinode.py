@@ -42,7 +42,7 @@ def main() -> None:
         pools = {"bench": {"identity_file": str(harness.key), "hosts": hosts}}
         (root / ".stix" / "ssh_node_pools.yaml").write_text(yaml.safe_dump(pools))
         print(f"harness: {len(harness.nodes)} nodes ({harness.mode}), {os.cpu_count()} CPUs here")
-        rows = []
+        tasks = {}
         for size in sizes:
             task = root / f"t{size}.yaml"
             doc = {
@@ -52,12 +52,15 @@ def main() -> None:
                 "run": "echo rank $SKYPILOT_NODE_RANK",
             }
             task.write_text(yaml.safe_dump(doc))
-            times = []
-            for i in range(args.repeat):
+            tasks[size] = task
+        # Sizes take turns in every round, so load from other work hits them alike.
+        times: dict[int, list[float]] = {size: [] for size in sizes}
+        for i in range(args.repeat):
+            for size in sizes:
                 name = f"b{size}-{i}"
                 start = time.perf_counter()
                 proc = subprocess.run(
-                    ["stix", "launch", "-y", "--infra", "ssh/bench", "-c", name, str(task)],
+                    ["stix", "launch", "-y", "--infra", "ssh/bench", "-c", name, str(tasks[size])],
                     env=env,
                     capture_output=True,
                     text=True,
@@ -65,11 +68,11 @@ def main() -> None:
                 took = time.perf_counter() - start
                 if proc.returncode != 0 or proc.stdout.count("rank ") != size:
                     sys.exit(f"launch of {size} nodes failed:\n{proc.stdout}\n{proc.stderr}")
-                times.append(took)
+                times[size].append(took)
                 subprocess.run(
                     ["stix", "down", "-y", name], env=env, check=True, capture_output=True
                 )
-            rows.append((size, statistics.median(times), min(times)))
+        rows = [(size, statistics.median(times[size]), min(times[size])) for size in sizes]
         base = rows[0][1]
         print("\n| nodes | launch median (s) | best (s) | vs 1 node |")
         print("| --- | --- | --- | --- |")

@@ -8,6 +8,7 @@ never leaves this machine; the head node holds the cluster key to reach the work
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -116,6 +117,11 @@ def install_head_access(runners: list[SshRunner], key: Path) -> None:
         'set -e; umask 077; d="$1"; mkdir -p -- "$d" "$3"; printf "%s" "$2" > "$d/known_hosts"; '
         'cat > "$d/key.tmp"; mv -f "$d/key.tmp" "$d/key"'
     )
+    # Then open the head's reused connection to every worker in the background, so the
+    # handshakes overlap the agent start and workdir sync instead of delaying setup.
+    for runner in runners[1:]:
+        warm = shlex.join([*runner.node_spec()["argv"], "true"])
+        script += f"; (setsid {warm} </dev/null >/dev/null 2>&1 &)"
     mux = mux_dir(head.cluster or "cluster")
     result = head.run(
         ["bash", "-c", script, "stix-head-access", remote_dir, known, mux], input=private
