@@ -195,6 +195,12 @@ def test_lost_node_fails_the_job_naming_it(env: Env, ssh_nodes: Any) -> None:
     env.harness.start_sshd(victim)
 
 
+def test_autodown_is_refused_not_silently_ignored(env: Env) -> None:
+    proc = env.stix("autostop", "-y", CLUSTER, "-i", "0", "--down", check=False)
+    assert proc.returncode != 0
+    assert "ssh clusters cannot tear themselves down" in proc.stdout + proc.stderr
+
+
 def test_down_leaves_nothing_and_returns_hosts(env: Env) -> None:
     env.stix("down", "-y", CLUSTER)
     assert env.allocations() == {}

@@ -181,6 +181,14 @@ def autostop(
         cancel = True
     store = _store()
     record = require_up(cluster_name, store)
+    if not cancel and down and record.cloud:
+        from stix.plugins import get_registry
+
+        if "autodown" not in get_registry().cloud(record.cloud).features:
+            raise ClusterError(
+                f"cluster {cluster_name!r}: {record.cloud} clusters cannot tear themselves down",
+                hint=f"run stix down {cluster_name} when done",
+            )
     if not cancel and down is False and record.cloud:
         from stix.plugins import get_registry
 
