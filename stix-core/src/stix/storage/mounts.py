@@ -247,12 +247,17 @@ def mount_buckets(handle: ClusterHandle, task: Task) -> None:
     if not mounts:
         return
     from stix.backend import progress
+    from stix.runner.base import run_parallel
 
     runners = handle.node_runners()
-    for mount in mounts:
-        with progress.step(f"{mount.mode.capitalize()} {mount.url} -> {mount.dest}"):
-            prepare(mount, handle.cluster_name, handle.region, handle.cloud)
-            run_on_nodes(mount, runners)
+
+    def one(mount: BucketMount) -> None:
+        prepare(mount, handle.cluster_name, handle.region, handle.cloud)
+        run_on_nodes(mount, runners)
+
+    what = ", ".join(f"{m.url} -> {m.dest} ({m.mode})" for m in mounts)
+    with progress.step(f"Mounting {what}"):
+        run_parallel(one, mounts)  # buckets are independent: all at once
 
 
 __all__ = [
