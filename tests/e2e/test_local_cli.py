@@ -95,9 +95,15 @@ def test_stop_keeps_disk_and_start_restarts(stix):
 def test_autostop_and_autodown(stix):
     stix("launch", "-y", "-c", "a1", "-i", "0.02", "echo hi")
     wait_for(lambda: stix.status("a1") == "STOPPED", timeout=20, what="autostop")
-    stix("launch", "-y", "-c", "a2", "--down", "echo bye")
-    wait_for(lambda: stix.status("a2") is None, timeout=20, what="autodown")
+    # attached --down: the job's whole log is shown, then the cluster is gone at once
+    out = stix("launch", "-y", "-c", "a2", "--down", "echo bye")
+    assert "bye" in out.stdout
+    assert stix.status("a2") is None
     assert not list((stix.home / "local").glob("a2-*"))
+    # detached: the head's agent tears the cluster down once idle
+    stix("launch", "-y", "-d", "-c", "a3", "-i", "0.02", "--down", "echo bye")
+    wait_for(lambda: stix.status("a3") is None, timeout=20, what="autodown")
+    assert not list((stix.home / "local").glob("a3-*"))
 
 
 def test_failed_setup_and_failed_run_exit_codes(stix, tmp_path):

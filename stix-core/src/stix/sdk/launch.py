@@ -260,8 +260,9 @@ def launch(
     :param cluster_name: reuse this cluster if it exists (generated name otherwise).
     :param detach_run: return after submitting instead of streaming the job's log.
     :param idle_minutes_to_autostop: stop after this many idle minutes (fractions allowed).
-    :param down: tear the cluster down when idle instead of stopping it (immediately
-        after the job when no idle time is given).
+    :param down: tear the cluster down when idle instead of stopping it; with no idle
+        time, as soon as the job ends (the agent also autodowns after one idle minute,
+        in case this process dies first).
     :param retry_until_up: keep retrying every candidate with backoff until one comes up.
     :param no_setup: skip ``setup``; ``fast``: skip it when nothing changed since last launch.
     """
@@ -291,8 +292,15 @@ def launch(
         store.update(name, setup_hash=fingerprint, last_command=f"launch {task.name or ''}".strip())
 
     after = None
+    # `--down` alone means "remove the cluster once the job is done". An agent-side
+    # autodown at 0 idle minutes would race this client reading the job's log, so the
+    # attached client tears the cluster down itself, and the agent keeps a one-minute
+    # autodown as the safety net should this process die first.
+    teardown_here = down and not detach_run and not idle_minutes_to_autostop
     if idle_minutes_to_autostop is not None or down:
-        minutes = idle_minutes_to_autostop if idle_minutes_to_autostop is not None else 0.0
+        minutes = idle_minutes_to_autostop or 0.0
+        if down and minutes <= 0:
+            minutes = 1.0
 
         def after(job_id: int) -> None:
             from stix.sdk.clusters import autostop
@@ -306,6 +314,10 @@ def launch(
     job_id, status = submit(
         handle, task, with_setup=not skip_setup, detach=detach_run, after_submit=after
     )
+    if teardown_here:
+        from stix.sdk.clusters import down as teardown
+
+        teardown(name)
     return LaunchResult(name, job_id, status, handle)
 
 
