@@ -217,7 +217,10 @@ def test_down_leaves_nothing_and_returns_hosts(env: Env) -> None:
         (node.home / "setup-marker").unlink()
     assert not (env.stix_home / "ssh" / "clusters" / f"{CLUSTER}.conf").exists()
     # The hosts are free again: a new 4-node cluster gets all of them.
-    proc = env.stix("launch", "-y", "--infra", "ssh/hp", "-c", "again", env.task("ok", "echo ok"))
+    # `launch --down` (attached) runs the job, then this client releases the hosts.
+    proc = env.stix(
+        "launch", "-y", "--down", "--infra", "ssh/hp", "-c", "again", env.task("ok", "echo ok")
+    )
     assert proc.stdout.count("ok") >= 4
-    env.stix("down", "-y", "again")
     assert env.allocations() == {}
+    assert env.stix("status", "again").stdout.count("again") == 0

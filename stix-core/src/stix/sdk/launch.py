@@ -305,6 +305,8 @@ def launch(
         def after(job_id: int) -> None:
             from stix.sdk.clusters import autostop
 
+            if teardown_here and not _can_autodown(record):
+                return  # no agent-side safety net on this cloud; this client tears down
             autostop(name, minutes, down=down)
 
     if task.run is None and not task.setup:
@@ -319,6 +321,13 @@ def launch(
 
         teardown(name)
     return LaunchResult(name, job_id, status, handle)
+
+
+def _can_autodown(record: ClusterRecord) -> bool:
+    """Whether the cluster's cloud can tear a cluster down from its head node."""
+    from stix.plugins import get_registry
+
+    return not record.cloud or "autodown" in get_registry().cloud(record.cloud).features
 
 
 def exec(task: Any, cluster_name: str, *, detach_run: bool = False) -> LaunchResult:
