@@ -199,6 +199,12 @@ def test_autodown_is_refused_not_silently_ignored(env: Env) -> None:
     proc = env.stix("autostop", "-y", CLUSTER, "-i", "0", "--down", check=False)
     assert proc.returncode != 0
     assert "ssh clusters cannot tear themselves down" in proc.stdout + proc.stderr
+    # a detached --down would need the head to do it: refused before the job is queued
+    before = env.stix("queue", CLUSTER, "--json").stdout
+    proc = env.stix("launch", "-y", "-d", "--down", "-c", CLUSTER, "echo nope", check=False)
+    assert proc.returncode == 1
+    assert "--down needs this client to wait for the job" in proc.stderr
+    assert env.stix("queue", CLUSTER, "--json").stdout == before
 
 
 def test_down_leaves_nothing_and_returns_hosts(env: Env) -> None:

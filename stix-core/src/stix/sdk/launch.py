@@ -302,6 +302,13 @@ def launch(
         if down and minutes <= 0:
             minutes = 1.0
 
+        if down and not teardown_here and not _can_autodown(record):
+            raise ClusterError(
+                f"cluster {name!r}: {record.cloud} cannot tear a cluster down from its head, "
+                "so --down needs this client to wait for the job",
+                hint=f"launch without -d/-i, or run: stix down {name}",
+            )
+
         def after(job_id: int) -> None:
             from stix.sdk.clusters import autostop
 
