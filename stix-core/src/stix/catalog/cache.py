@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -86,10 +87,25 @@ def connect(path: Path) -> sqlite3.Connection:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
         else:
             conn.execute("COMMIT")
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:
+    """Switch to WAL so readers never wait for a rebuild.
+
+    Changing the journal mode does not wait on SQLite's busy handler: while another
+    process has the file open it fails at once with "database is locked", so retry
+    briefly. WAL only speeds things up; the cache works without it.
+    """
+    for attempt in range(attempts):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            time.sleep(0.02 * (attempt + 1))
 
 
 def refresh(
