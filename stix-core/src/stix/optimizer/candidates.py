@@ -238,6 +238,8 @@ def find_offers(
     if catalog_clouds and scope.catalog is not None:
         if needs_default(resources):
             offers.extend(_default_offers(scope, flt, catalog_clouds, limit))
+        elif names is None and flt.instance_type is None:
+            offers.extend(_families_first(scope, flt, catalog_clouds, limit))
         else:
             flt_c = attrs.evolve(flt, clouds=tuple(catalog_clouds))
             got = scope.catalog.groups(flt_c, limit=limit, best_per_cloud=True)
@@ -260,6 +262,31 @@ def find_offers(
         offers.extend(o for o in got if flt_l.accepts(_with_catalog_name(o, names)))
     offers.sort(key=lambda o: (o.hourly(flt.use_spot) or 0.0, o.cloud, o.instance_type or ""))
     return Found(offers, skipped, names)
+
+
+def _families_first(
+    scope: Scope, flt: OfferFilter, clouds: Sequence[str], limit: int | None
+) -> list[Offer]:
+    """CPU-only requests: each cloud's general-purpose x86 families when they fit, as
+    SkyPilot does, so `cpus: 4+` does not land on an ARM or burstable machine by price
+    alone; clouds without such a family (or none that fits) use every machine."""
+    assert scope.catalog is not None
+    out: list[Offer] = []
+    rest = []
+    for cloud in clouds:
+        families = DEFAULT_FAMILIES.get(cloud)
+        got = []
+        if families:
+            per_cloud = attrs.evolve(flt, clouds=(cloud,), families=families)
+            got = scope.catalog.groups(per_cloud, limit=limit, best_per_cloud=True)
+        if got:
+            out.extend(got)
+        else:
+            rest.append(cloud)
+    if rest:
+        flt_r = attrs.evolve(flt, clouds=tuple(rest))
+        out.extend(scope.catalog.groups(flt_r, limit=limit, best_per_cloud=True))
+    return out
 
 
 def _on_host(catalog: Catalog, flt: OfferFilter, host: str) -> list[Offer]:
