@@ -72,6 +72,25 @@ def _task_table(tp: TaskPlan, color: bool) -> list[str]:
     return lines
 
 
+def _best_plan(plan: Plan) -> list[str]:
+    """One row per task: what was chosen for it (pipelines and graphs)."""
+    rows = []
+    for i, tp in enumerate(plan.tasks):
+        c = tp.chosen
+        instance = (c.instance_type or "-") + ("[Spot]" if c.use_spot else "")
+        rows.append(
+            [
+                tp.task.name or f"task-{i}",
+                str(c.num_nodes),
+                c.infra,
+                instance,
+                _gpus(c),
+                f"{c.total_hourly_cost:.2f}",
+            ]
+        )
+    return format_table(rows, ("TASK", "#NODES", "INFRA", "INSTANCE", "GPUS", "COST ($/hr)"))
+
+
 def render(plan: Plan, color: bool = False) -> str:
     """The considered-resources table(s) and the hourly cost estimate."""
     out: list[str] = []
@@ -85,6 +104,10 @@ def render(plan: Plan, color: bool = False) -> str:
         else:
             out.append(f"Considered resources ({label}):")
         out.extend(_task_table(tp, color))
+        out.append("")
+    if many:
+        out.append("Best plan:")
+        out.extend(_best_plan(plan))
         out.append("")
     cost = f"Estimated cost: ${plan.hourly_cost:.2f}/hr"
     if plan.egress_cost:
