@@ -82,6 +82,10 @@ def test_pipeline_shows_one_section_per_task(
     assert "Task 0 (prep): considered resources (1 node):" in result.stdout
     assert "Task 1 (train): considered resources (1 node):" in result.stdout
     assert "Estimated cost: $40.15/hr" in result.stdout
+    best = result.stdout.split("Best plan:\n", 1)[1].splitlines()
+    assert best[0].split() == ["TASK", "#NODES", "INFRA", "INSTANCE", "GPUS", "COST", "($/hr)"]
+    assert best[1].split()[:2] == ["prep", "1"] and best[2].split()[:2] == ["train", "1"]
+    assert "H100:8" in best[2]
 
 
 def test_infeasible_request_is_one_error_line(
