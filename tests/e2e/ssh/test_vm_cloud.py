@@ -239,7 +239,14 @@ def test_autodown_and_half_gone_down_remove_ssh_entries(vm_cloud: FakeVms, tmp_p
     import stix.sdk as sdk
     from stix.sshconfig import cluster_file
 
-    sdk.launch(_task(tmp_path, "auto", 2, "true"), "auto", down=True)
+    # detached with a short idle time: the head's own autodown removes the cluster
+    sdk.launch(
+        _task(tmp_path, "auto", 2, "true"),
+        "auto",
+        down=True,
+        detach_run=True,
+        idle_minutes_to_autostop=0.02,
+    )
     assert cluster_file("auto").exists()
     [cno] = vm_cloud.clusters
     _wait(lambda: (vm_cloud.markers / f"{cno}.down").exists(), what="the head's autodown")
