@@ -12,18 +12,13 @@ from stix.cli.task_options import load_entrypoint, task_options
 
 def plan_dag(dag: Any, *, minimize: str = "cost", dryrun: bool = True) -> Any:
     """Run the task-validation hooks and the optimizer over ``dag``; return the plan."""
-    import attrs
-
     from stix.catalog.files import warn_if_stale
     from stix.optimizer.core import make_scope, optimize
     from stix.plugins import get_registry
+    from stix.policy import apply_policy
 
+    dag = apply_policy(dag, "launch", dryrun=dryrun)
     registry = get_registry()
-    tasks = [
-        registry.validate_task(t, {"request": "launch", "cluster_name": None, "dryrun": dryrun})
-        for t in dag.tasks
-    ]
-    dag = attrs.evolve(dag, tasks=tasks)
     scope = make_scope(registry)
     plan = optimize(
         dag,
