@@ -196,3 +196,35 @@ def test_unreachable_node_error_says_why(ssh_nodes, tmp_path: Path) -> None:
     r = SshRunner(target_for(ssh_nodes, node, tmp_path / "kh", name="w3"))
     with pytest.raises(ClusterError, match=r"node w3: cannot connect .*connection refused"):
         r.run("true")
+
+
+def _live_transports() -> int:
+    import threading
+
+    import paramiko
+
+    return sum(isinstance(t, paramiko.Transport) and t.is_alive() for t in threading.enumerate())
+
+
+def test_jump_host_connections_close_with_the_node_connection(ssh_nodes, tmp_path: Path) -> None:
+    bastion, node = ssh_nodes.nodes[1], ssh_nodes.nodes[2]
+    jump = f"{bastion.user}@{bastion.ip}:{bastion.port}"
+    POOL.close_all()
+    before = _live_transports()
+    runner = SshRunner(target_for(ssh_nodes, node, tmp_path / "kh", proxy_jump=jump))
+    assert runner.run("hostname").ok
+    gateway = runner.connection().gateway
+    assert gateway.is_connected
+    POOL.drop(runner.target)
+    assert not gateway.is_connected
+    # attempts that fail behind the jump host (node still booting) leave no connection open
+    ssh_nodes.stop_sshd(node)
+    booting = SshRunner(
+        target_for(ssh_nodes, node, tmp_path / "kh", proxy_jump=jump), boot_timeout=1.5
+    )
+    with pytest.raises(ClusterError, match=node.name):
+        booting.run("true")
+    deadline = time.monotonic() + 5
+    while _live_transports() > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _live_transports() == before

@@ -197,7 +197,7 @@ class ConnectionPool:
                     self._conns[target] = conn
                     return conn
                 except Exception as exc:
-                    conn.close()
+                    _close(conn)
                     if _transient(exc) and time.monotonic() + delay < deadline:
                         time.sleep(delay)
                         delay = min(delay * 2, 2.0)
@@ -215,14 +215,21 @@ class ConnectionPool:
         with self._guard:
             conn = self._conns.pop(target, None)
         if conn is not None:
-            conn.close()
+            _close(conn)
 
     def close_all(self) -> None:
         with self._guard:
             conns = list(self._conns.values())
             self._conns.clear()
         for conn in conns:
-            conn.close()
+            _close(conn)
+
+
+def _close(conn: fabric.Connection) -> None:
+    """Close ``conn`` and its jump host connection (fabric leaves a gateway open)."""
+    conn.close()
+    if conn.gateway is not None and not isinstance(conn.gateway, str):
+        _close(conn.gateway)
 
 
 def _hint(exc: BaseException, target: SshTarget) -> str | None:
