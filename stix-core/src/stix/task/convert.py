@@ -56,79 +56,49 @@ def _wrap(hook: Any) -> Any:
     return override(struct_hook=lambda value, _type: hook(value))
 
 
-# -- Resources -------------------------------------------------------------------
-_resources_fn = make_dict_structure_fn(
+def _register(cls: type, prepare: Any, **fields: Any) -> None:
+    """Structure ``cls`` from ``prepare(value)``, unknown keys refused, ``fields`` as hooks."""
+    fn: Any = make_dict_structure_fn(
+        cls,
+        converter,
+        _cattrs_forbid_extra_keys=True,
+        **{name: _wrap(hook) for name, hook in fields.items()},
+    )
+    converter.register_structure_hook(cls, lambda value, kind: fn(prepare(value), kind))
+
+
+_register(
     res.Resources,
-    converter,
-    _cattrs_forbid_extra_keys=True,
-    cpus=_wrap(values.parse_cpus),
-    memory=_wrap(values.parse_memory),
-    accelerators=_wrap(res.single_accelerator),
-    accelerator_args=_wrap(res.accelerator_args_hook),
-    job_recovery=_wrap(res.job_recovery_hook),
-    disk_size=_wrap(values.parse_disk_size),
-    disk_tier=_wrap(res.enum_hook("disk_tier", res.DISK_TIERS)),
-    network_tier=_wrap(res.enum_hook("network_tier", res.NETWORK_TIERS)),
-    local_disk=_wrap(values.parse_local_disk),
-    max_hourly_cost=_wrap(res.max_cost_hook),
-    ports=_wrap(values.parse_ports),
-    image_id=_wrap(res.image_id_hook),
-    labels=_wrap(res.labels_hook),
-    autostop=_wrap(res.autostop_hook),
-    priority=_wrap(res.priority_hook),
-    volumes=_wrap(res.volumes_hook),
-    internal=_wrap(_passthrough),
+    res.prepare,
+    cpus=values.parse_cpus,
+    memory=values.parse_memory,
+    accelerators=res.single_accelerator,
+    accelerator_args=res.accelerator_args_hook,
+    job_recovery=res.job_recovery_hook,
+    disk_size=values.parse_disk_size,
+    disk_tier=res.enum_hook("disk_tier", res.DISK_TIERS),
+    network_tier=res.enum_hook("network_tier", res.NETWORK_TIERS),
+    local_disk=values.parse_local_disk,
+    max_hourly_cost=res.max_cost_hook,
+    ports=values.parse_ports,
+    image_id=res.image_id_hook,
+    labels=res.labels_hook,
+    autostop=res.autostop_hook,
+    priority=res.priority_hook,
+    volumes=res.volumes_hook,
+    internal=_passthrough,
 )
-converter.register_structure_hook(
-    res.Resources, lambda value, cls: _resources_fn(res.prepare(value), cls)
-)
-
-# -- Storage ---------------------------------------------------------------------
-_storage_fn = make_dict_structure_fn(
+_register(
     sto.Storage,
-    converter,
-    _cattrs_forbid_extra_keys=True,
-    source=_wrap(_passthrough),
-    config=_wrap(_passthrough),
-    internal=_wrap(_passthrough),
+    sto.prepare_storage,
+    source=_passthrough,
+    config=_passthrough,
+    internal=_passthrough,
 )
-converter.register_structure_hook(
-    sto.Storage, lambda value, cls: _storage_fn(sto.prepare_storage(value), cls)
-)
-
-# -- Service and pool ------------------------------------------------------------
-_probe_fn = make_dict_structure_fn(
-    svc.ReadinessProbe,
-    converter,
-    _cattrs_forbid_extra_keys=True,
-    post_data=_wrap(_passthrough),
-    headers=_wrap(_passthrough),
-)
-converter.register_structure_hook(
-    svc.ReadinessProbe, lambda value, cls: _probe_fn(svc.prepare_probe(value), cls)
-)
-_policy_fn = make_dict_structure_fn(
-    svc.ReplicaPolicy,
-    converter,
-    _cattrs_forbid_extra_keys=True,
-    target_qps_per_replica=_wrap(_passthrough),
-)
-converter.register_structure_hook(
-    svc.ReplicaPolicy, lambda value, cls: _policy_fn(svc.prepare_policy(value), cls)
-)
-_service_fn = make_dict_structure_fn(
-    svc.ServiceSpec,
-    converter,
-    _cattrs_forbid_extra_keys=True,
-    load_balancer=_wrap(_passthrough),
-)
-converter.register_structure_hook(
-    svc.ServiceSpec, lambda value, cls: _service_fn(svc.prepare_service(value), cls)
-)
-_pool_fn = make_dict_structure_fn(svc.PoolSpec, converter, _cattrs_forbid_extra_keys=True)
-converter.register_structure_hook(
-    svc.PoolSpec, lambda value, cls: _pool_fn(svc.prepare_pool(value), cls)
-)
+_register(svc.ReadinessProbe, svc.prepare_probe, post_data=_passthrough, headers=_passthrough)
+_register(svc.ReplicaPolicy, svc.prepare_policy, target_qps_per_replica=_passthrough)
+_register(svc.ServiceSpec, svc.prepare_service, load_balancer=_passthrough)
+_register(svc.PoolSpec, svc.prepare_pool)
 
 for _cls in (svc.ReadinessProbe, svc.ReplicaPolicy, svc.ServiceSpec, svc.PoolSpec, svc.TlsSpec):
     converter.register_unstructure_hook(
