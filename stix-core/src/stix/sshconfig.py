@@ -65,7 +65,7 @@ def _quote(value: str) -> str:
 
 def host_block(alias: str, runner: SshRunner) -> str:
     """One ``Host`` entry logging into ``runner``'s node the way the runner does."""
-    from stix.runner.ssh import ssh_options
+    from stix.runner.ssh import proxy_command
 
     target = runner.target
     lines = [
@@ -79,10 +79,9 @@ def host_block(alias: str, runner: SshRunner) -> str:
     if target.key:
         lines.append(f"  IdentityFile {_quote(os.path.expanduser(target.key))}")
         lines.append("  IdentitiesOnly yes")
-    opts = ssh_options(target)
-    for index, opt in enumerate(opts):
-        if opt == "-o" and opts[index + 1].startswith("ProxyCommand="):
-            lines.append("  ProxyCommand " + opts[index + 1].split("=", 1)[1])
+    proxy = proxy_command(target)
+    if proxy:
+        lines.append(f"  ProxyCommand {proxy}")
     return "\n".join(lines) + "\n"
 
 

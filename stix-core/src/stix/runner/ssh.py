@@ -77,13 +77,18 @@ def ssh_options(target: SshTarget, *, batch: bool = True) -> list[str]:
         opts[0:0] = ["-o", "BatchMode=yes"]
     if target.key:
         opts += ["-o", "IdentitiesOnly=yes", "-o", f"IdentityFile={target.key}"]
-    if target.proxy_jump:
-        user, _, rest = target.proxy_jump.rpartition("@")
-        host, _, port = rest.partition(":")
-        jump = attrs.evolve(target, host=host, user=user or target.user, port=int(port or 22))
-        inner = ["ssh", *ssh_options(attrs.evolve(jump, proxy_jump=None)), "-W", "%h:%p"]
-        opts += ["-o", "ProxyCommand=" + shlex.join([*inner, f"{jump.user}@{jump.host}"])]
+    proxy = proxy_command(target)
+    if proxy:
+        opts += ["-o", "ProxyCommand=" + proxy]
     return opts
+
+
+def proxy_command(target: SshTarget) -> str | None:
+    """The ``ProxyCommand`` reaching ``target`` through its jump host, or ``None`` without one."""
+    jump = target.jump()
+    if jump is None:
+        return None
+    return shlex.join(["ssh", *ssh_options(jump), "-W", "%h:%p", f"{jump.user}@{jump.host}"])
 
 
 def ssh_argv(target: SshTarget) -> list[str]:
@@ -350,6 +355,7 @@ __all__ = [
     "SshTarget",
     "mux_dir",
     "node_names",
+    "proxy_command",
     "quote_arg",
     "remote_command",
     "ssh_argv",

@@ -48,6 +48,16 @@ class SshTarget:
     def label(self) -> str:
         return self.name or f"{self.user}@{self.host}"
 
+    def jump(self) -> SshTarget | None:
+        """The jump host as a target (same key and known hosts), or ``None`` without one."""
+        if not self.proxy_jump:
+            return None
+        user, _, rest = self.proxy_jump.rpartition("@")
+        host, _, port = rest.partition(":")
+        return attrs.evolve(
+            self, host=host, user=user or self.user, port=int(port or 22), proxy_jump=None
+        )
+
 
 def _known_hosts_entry(host: str, port: int) -> str:
     return host if port == 22 else f"[{host}]:{port}"
@@ -95,20 +105,10 @@ def _new_connection(target: SshTarget, connect_timeout: float) -> fabric.Connect
     if target.key:
         kwargs["key_filename"] = [str(Path(target.key).expanduser())]
     gateway = None
-    if target.proxy_jump:
-        jump_user, _, rest = target.proxy_jump.rpartition("@")
-        jump_host, _, jump_port = rest.partition(":")
-        gateway = _new_connection(
-            attrs.evolve(
-                target,
-                host=jump_host,
-                user=jump_user or target.user,
-                port=int(jump_port or 22),
-                proxy_jump=None,
-                name=f"{target.label} (jump host {target.proxy_jump})",
-            ),
-            connect_timeout,
-        )
+    jump = target.jump()
+    if jump is not None:
+        name = f"{target.label} (jump host {target.proxy_jump})"
+        gateway = _new_connection(attrs.evolve(jump, name=name), connect_timeout)
     conn = fabric.Connection(
         target.host,
         user=target.user,
