@@ -102,3 +102,31 @@ def test_gpus_list(cli: Any, registry: Any, small_home: Path) -> None:
 
 def test_show_gpus_is_hidden(cli: Any) -> None:
     assert "show-gpus" not in cli("--help").stdout
+
+
+class BrokenSeedSource(CatalogSource):
+    """A plugin whose shipped seed cannot be located (for example a broken install)."""
+
+    name: ClassVar[str] = "gamma"
+
+    def fetch(self, dest: Path) -> None:
+        raise AssertionError("not called")
+
+    def seed(self) -> Path:
+        raise RuntimeError("seed folder missing from the wheel")
+
+
+class BrokenSeed:
+    @hookimpl
+    def register_catalogs(self, register: Any) -> None:
+        register(BrokenSeedSource)
+
+
+def test_a_plugin_whose_seed_fails_is_skipped(cli: Any, registry: Any, small_home: Path) -> None:
+    registry.register(BrokenSeed(), "brokenseed")
+    listed = cli("catalog", "ls", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    assert "gamma" not in {d["cloud"] for d in json.loads(listed.stdout)}
+    gpus = cli("gpus", "list")
+    assert gpus.exit_code == 0, gpus.stderr
+    assert "A100" in gpus.stdout

@@ -52,6 +52,23 @@ def installed() -> dict[str, Path]:
     }
 
 
+def seed_folders(registry: Any) -> dict[str, Path]:
+    """``{cloud: folder}`` of the seed catalogs the registry's plugins ship.
+
+    A plugin whose ``seed()`` fails is skipped, so one broken install cannot
+    stop the clouds that work from being listed or planned.
+    """
+    seeds: dict[str, Path] = {}
+    for name, source in registry.catalog_sources().items():
+        try:
+            folder = source.seed()
+        except Exception:
+            continue
+        if folder is not None:
+            seeds[name] = folder
+    return seeds
+
+
 def read_meta(folder: Path) -> dict[str, Any]:
     """The folder's ``meta.json`` (``{}`` when missing or unreadable)."""
     try:
@@ -221,6 +238,7 @@ __all__ = [
     "import_skypilot",
     "installed",
     "read_meta",
+    "seed_folders",
     "stale_hours",
     "update",
     "warn_if_stale",

@@ -98,11 +98,7 @@ def ls(as_json: bool) -> None:
 
     registry = get_registry()
     installed = set(registry.clouds())
-    seeds = {}
-    for name, source in registry.catalog_sources().items():
-        folder = source.seed()
-        if folder is not None:
-            seeds[name] = folder
+    seeds = files.seed_folders(registry)
     cat = Catalog(seeds=seeds)
     counts = cat.row_counts()
     limit = files.stale_hours()

@@ -44,16 +44,12 @@ def _parse_infra(infra: str | None) -> tuple[str | None, str | None]:
 
 
 def _catalog() -> tuple[Any, set[str]]:
+    from stix.catalog.files import seed_folders
     from stix.catalog.query import Catalog
     from stix.plugins import get_registry
 
     registry = get_registry()
-    seeds = {}
-    for name, source in registry.catalog_sources().items():
-        folder = source.seed()
-        if folder is not None:
-            seeds[name] = folder
-    return Catalog(seeds=seeds), set(registry.clouds())
+    return Catalog(seeds=seed_folders(registry)), set(registry.clouds())
 
 
 def _summary(

@@ -52,17 +52,10 @@ def make_scope(
         registry = get_registry()
     clouds = registry.clouds()
     if catalog is None:
+        from stix.catalog.files import seed_folders
         from stix.catalog.query import Catalog
 
-        seeds = {}
-        for name, source in registry.catalog_sources().items():
-            try:
-                folder = source.seed()
-            except Exception:
-                folder = None
-            if folder is not None:
-                seeds[name] = folder
-        catalog = Catalog(seeds=seeds)
+        catalog = Catalog(seeds=seed_folders(registry))
     if allowed is None:
         from stix.config import load_config
 
