@@ -130,3 +130,13 @@ def test_a_plugin_whose_seed_fails_is_skipped(cli: Any, registry: Any, small_hom
     gpus = cli("gpus", "list")
     assert gpus.exit_code == 0, gpus.stderr
     assert "A100" in gpus.stdout
+
+
+def test_gpus_list_infra_reads_like_a_task_infra(cli: Any, registry: Any, small_home: Path) -> None:
+    # ``*`` means any region, as in a task's ``infra:``; it is not a region name
+    anywhere = cli("gpus", "list", "A100:8", "--infra", "alpha/*", "--json")
+    assert anywhere.exit_code == 0, anywhere.stderr
+    assert {d["cloud"] for d in json.loads(anywhere.stdout)} == {"alpha"}
+    bad = cli("gpus", "list", "--infra", "alpha/r1/z1/extra")
+    assert bad.exit_code == 1
+    assert "--infra" in bad.stderr and "Traceback" not in bad.stderr

@@ -34,13 +34,18 @@ def _mem(value: float | None) -> str:
 
 
 def _parse_infra(infra: str | None) -> tuple[str | None, str | None]:
+    """``--infra`` read as a task's ``infra:`` (aliases, ``*``); the zone is not used."""
     if not infra:
         return None, None
-    cloud, _, region = infra.partition("/")
-    cloud = cloud.strip().lower()
-    return (None if cloud in ("", "*") else cloud), (
-        region.split("/")[0] or None if region else None
-    )
+    from stix.errors import StixError
+    from stix.task.problems import Invalid
+    from stix.task.values import parse_infra
+
+    try:
+        cloud, region, _ = parse_infra(infra)
+    except Invalid as exc:
+        raise StixError(f"gpus list --infra: {exc.message}") from None
+    return cloud, region
 
 
 def _catalog() -> tuple[Any, set[str]]:
