@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from stix.errors import ResourcesUnavailableError
+from stix.hookspecs import hookimpl
+from stix.interfaces import CheckResult, Cloud
 from stix.optimizer import Blocked, optimize
 from stix.task import Dag, Task
 
@@ -253,3 +255,31 @@ def test_tpu_node_is_priced_with_its_host(registry: Any, catalog: Any) -> None:
 def test_fractional_gpu_is_served_by_a_whole_one(registry: Any, catalog: Any) -> None:
     tp = plan_for(registry, catalog, {"accelerators": "V100:0.5"}).tasks[0]
     assert (tp.chosen.instance_type, tp.chosen.accelerators) == ("b-gpu-v100-1", {"V100": 1})
+
+
+class PoolCloud(Cloud):
+    """A live-capacity cloud (no catalog) whose machines cannot be reached."""
+
+    name: ClassVar[str] = "pool"
+    uses_catalog: ClassVar[bool] = False
+
+    def check(self) -> CheckResult:
+        return CheckResult(True, "test pool")
+
+    def live_offers(self, resources: Any, num_nodes: int) -> list[Any]:
+        raise OSError("pool host 10.0.0.7 refused the connection")
+
+
+class UnreachablePool:
+    @hookimpl
+    def register_clouds(self, register: Any) -> None:
+        register(PoolCloud)
+
+
+def test_a_live_cloud_that_cannot_answer_is_named_with_its_error(
+    registry: Any, catalog: Any
+) -> None:
+    registry.register(UnreachablePool(), "pool")
+    with pytest.raises(ResourcesUnavailableError) as err:
+        plan_for(registry, catalog, {"infra": "pool", "cpus": 2})
+    assert "pool: pool host 10.0.0.7 refused the connection" in err.value.message

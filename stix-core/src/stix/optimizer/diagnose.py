@@ -326,8 +326,18 @@ def _catalog_why(catalog: Catalog, r: Resources, clouds: Sequence[str], scope: S
     return None
 
 
-def _why(scope: Scope, r: Resources, num_nodes: int, launchable_only: bool) -> Why:
-    """Why no offer satisfies one resources candidate."""
+def _why(
+    scope: Scope,
+    r: Resources,
+    num_nodes: int,
+    launchable_only: bool,
+    recorded: Mapping[str, str],
+) -> Why:
+    """Why no offer satisfies one resources candidate.
+
+    ``recorded`` holds the reasons the search recorded, among them the error of a
+    live cloud that could not answer (not asked again here).
+    """
     catalog_clouds, live, skipped = split_clouds(scope, r, num_nodes)
     uninstalled: list[str] = []
     if launchable_only:
@@ -350,6 +360,9 @@ def _why(scope: Scope, r: Resources, num_nodes: int, launchable_only: bool) -> W
                     why, reason=f"{why.reason}; {', '.join(fits)} would fit: {names}"
                 )
             return _with_nearest(scope, why, num_nodes)
+    failed = [recorded[c] for c in live if c in recorded]
+    if failed:
+        return Why("; ".join(failed), "see: stix check")
     if live:
         return Why(
             f"{', '.join(live)} ha{'s' if len(live) == 1 else 've'} no machine that fits",
@@ -405,12 +418,11 @@ def unavailable(
     launchable_only: bool = False,
 ) -> ResourcesUnavailableError:
     """The error to raise when no candidate satisfies ``task``'s resources."""
-    del skipped  # recomputed per candidate
     label = f"task {task.name!r}: " if task.name else ""
     whys: list[tuple[Resources, Why]] = []
     for r in task.resources:
         try:
-            whys.append((r, _why(scope, r, task.num_nodes, launchable_only)))
+            whys.append((r, _why(scope, r, task.num_nodes, launchable_only, skipped)))
         except ResourcesUnavailableError as exc:
             whys.append((r, Why(exc.message, exc.hint)))
     if len(whys) == 1:
