@@ -165,7 +165,8 @@ def _default_cpus(scope: Scope, cloud: str) -> float:
     return float(str(text).rstrip("+"))
 
 
-def _excluded(scope: Scope) -> tuple[tuple[str, str | None, str | None, str | None], ...]:
+def excluded_places(scope: Scope) -> tuple[tuple[str, str | None, str | None, str | None], ...]:
+    """Blocked placements narrower than a whole cloud, as ``OfferFilter.excluded`` takes them."""
     return tuple(
         (b.cloud, b.region, b.zone, b.instance_type)
         for b in scope.blocked
@@ -225,7 +226,7 @@ def find_offers(
 
         raise unknown_cloud(scope, resources.cloud)
     catalog_clouds, live, skipped = split_clouds(scope, resources, num_nodes)
-    flt = attrs.evolve(base_filter(resources, names, count), excluded=_excluded(scope))
+    flt = attrs.evolve(base_filter(resources, names, count), excluded=excluded_places(scope))
     tpu_host = None
     if (
         names
@@ -379,7 +380,7 @@ def locations(scope: Scope, resources: Resources, offer: Offer) -> list[Offer]:
         memory=None,
         memory_per_cpu=None,
         default_hosts_only=False,
-        excluded=_excluded(scope),
+        excluded=excluded_places(scope),
     )
     return scope.catalog.locations(flt) or [offer]
 
@@ -389,6 +390,7 @@ __all__ = [
     "Found",
     "Scope",
     "base_filter",
+    "excluded_places",
     "find_offers",
     "locations",
     "needs_default",

@@ -19,6 +19,7 @@ from stix.catalog.query import OfferFilter
 from stix.errors import ResourcesUnavailableError
 from stix.optimizer.candidates import (
     Scope,
+    excluded_places,
     find_offers,
     needs_default,
     split_clouds,
@@ -313,11 +314,7 @@ def _catalog_why(catalog: Catalog, r: Resources, clouds: Sequence[str], scope: S
                 attrs.evolve(r, max_hourly_cost=None),
             )
         flt = nxt
-    excluded = tuple(
-        (b.cloud, b.region, b.zone, b.instance_type)
-        for b in scope.blocked
-        if b.region is not None or b.zone is not None or b.instance_type is not None
-    )
+    excluded = excluded_places(scope)
     if excluded and empty(attrs.evolve(flt, excluded=excluded)):
         return Why(
             "every matching place is blocked after provisioning failures",
