@@ -272,3 +272,23 @@ def test_hook_validate_task_runs_in_stix_validate(register_plugin, cli, tmp_path
     assert result.stderr.strip() == (
         f"Error: {bad}: rejected by policy admin: tasks named forbidden are not allowed here"
     )
+
+
+def test_hook_register_clouds_is_all_or_nothing_per_plugin(
+    register_plugin, plugin_registry
+) -> None:
+    class Half(Cloud):
+        name: ClassVar[str] = "halfcloud"
+
+        def check(self) -> CheckResult:
+            return CheckResult(True)
+
+    @hookimpl
+    def register_clouds(register: Any) -> None:
+        register(Half)
+        raise RuntimeError("second cloud failed to build")
+
+    register_plugin(make_module("halfway", register_clouds=register_clouds), "halfway")
+    assert "halfcloud" not in plugin_registry.clouds()
+    record = {r.name: r for r in plugin_registry.records()}["halfway"]
+    assert record.error == "second cloud failed to build"

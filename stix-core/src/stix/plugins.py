@@ -223,6 +223,9 @@ class Registry:
             try:
                 impl.function(register=register)
             except Exception as exc:
+                for key in made:  # all or nothing: drop what this hook call registered
+                    found.pop(key, None)
+                    owners.pop(key, None)
                 if record is not None:
                     self._fail(record, exc)
                 continue
