@@ -6,7 +6,6 @@ the ENTRYPOINT words plus those flags into a ``Dag`` with the overrides applied.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -87,7 +86,9 @@ def _read_pairs_file(path: str, flag: str) -> dict[str, str | None]:
     return out
 
 
-def _pairs(items: tuple[str, ...] | None, flag: str) -> dict[str, str | None]:
+def parse_pairs(items: tuple[str, ...] | None, flag: str) -> dict[str, str | None]:
+    """``K=V`` and ``K`` flag values; a bare ``K`` maps to ``None``, which the task
+    loader fills from this shell's environment (and reports when unset)."""
     from stix.errors import StixError
 
     out: dict[str, str | None] = {}
@@ -95,14 +96,7 @@ def _pairs(items: tuple[str, ...] | None, flag: str) -> dict[str, str | None]:
         key, sep, value = item.partition("=")
         if not key:
             raise StixError(f"{flag} {item!r}: expected KEY or KEY=VALUE")
-        if not sep:
-            if key not in os.environ:
-                raise StixError(
-                    f"{flag} {key}: not set in this shell", hint=f"use {flag} {key}=VALUE"
-                )
-            out[key] = os.environ[key]
-        else:
-            out[key] = value
+        out[key] = value if sep else None
     return out
 
 
@@ -112,7 +106,7 @@ def _overrides(
     merged: dict[str, str | None] = {}
     if opts.get(file_key):
         merged.update(_read_pairs_file(opts[file_key], f"--{file_key.replace('_', '-')}"))
-    merged.update(_pairs(opts.get(list_key), flag))
+    merged.update(parse_pairs(opts.get(list_key), flag))
     return merged or None
 
 
@@ -246,13 +240,16 @@ def load_entrypoint(
             ):
                 raise TaskError("file not found", file=text)
         config: dict[str, Any] = {"run": text} if text else {}
-        if env:
-            config["envs"] = {k: v for k, v in env.items()}
-        if secret:
-            config["secrets"] = {k: v for k, v in secret.items()}
-        dag = Dag(tasks=[Task.from_yaml_config(config)])
+        task = Task.from_yaml_config(config, env_overrides=env, secret_overrides=secret)
+        dag = Dag(tasks=[task])
     tasks = [apply_overrides(t, opts) for t in dag.tasks]
     return attrs.evolve(dag, tasks=tasks)
 
 
-__all__ = ["TASK_OPTION_NAMES", "apply_overrides", "load_entrypoint", "task_options"]
+__all__ = [
+    "TASK_OPTION_NAMES",
+    "apply_overrides",
+    "load_entrypoint",
+    "parse_pairs",
+    "task_options",
+]

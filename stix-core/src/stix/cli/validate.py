@@ -8,14 +8,6 @@ from typing import Any
 import click
 
 
-def _pairs(items: tuple[str, ...]) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        out[key] = value if sep else None
-    return out
-
-
 @click.command()
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--json", "as_json", is_flag=True, help="Print the normalised tasks as JSON.")
@@ -53,11 +45,13 @@ def validate(
         stix validate --env HF_TOKEN pipeline.yaml service.yaml
         stix validate --json task.yaml | jq '.[0].tasks[0].resources'
     """
+    from stix.cli.task_options import parse_pairs
     from stix.errors import StixError, TaskError
     from stix.policy import apply_policy
     from stix.task.loader import load_dag
 
-    env_overrides, secret_overrides = _pairs(envs), _pairs(secrets)
+    env_overrides = parse_pairs(envs, "--env")
+    secret_overrides = parse_pairs(secrets, "--secret")
     results: list[dict[str, Any]] = []
     failed = False
     for file in files:
