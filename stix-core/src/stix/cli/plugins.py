@@ -19,13 +19,14 @@ def plugins(as_json: bool) -> None:
         stix plugins
         stix plugins --json | jq '.[].name'
     """
+    from stix.cli.status import format_table
     from stix.plugins import get_registry
 
     records = get_registry().records()
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in records], indent=2))
         return
-    rows = [("NAME", "DISTRIBUTION", "VERSION", "REGISTERS", "STATUS")]
+    rows = []
     for r in records:
         what = "; ".join(
             f"{kind}: {', '.join(names)}" for kind, names in r.registers.items() if names
@@ -34,8 +35,4 @@ def plugins(as_json: bool) -> None:
             what = "hooks: " + ", ".join(r.hooks)
         status = f"error: {r.error}" if r.error else ("built-in" if r.builtin else "ok")
         rows.append((r.name, r.distribution, r.version, what or "-", status))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        click.echo(
-            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4]
-        )
+    click.echo(format_table(rows, ("NAME", "DISTRIBUTION", "VERSION", "REGISTERS", "STATUS")))
