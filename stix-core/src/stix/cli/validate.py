@@ -75,16 +75,17 @@ def validate(
             continue
         if not as_json:
             click.echo(f"ok: {file}")
+            continue
         entry: dict[str, Any] = {
             "file": file,
             "ok": True,
             "name": dag.name,
             "execution": dag.execution,
         }
+        docs = dag.to_yaml_config()  # an optional header, then one document per task
         if dag.is_job_group:
-            header = dag.to_yaml_config()[0]
-            entry.update({k: v for k, v in header.items() if k not in ("name", "execution")})
-        entry["tasks"] = [task.to_yaml_config() for task in dag.tasks]
+            entry.update({k: v for k, v in docs[0].items() if k not in ("name", "execution")})
+        entry["tasks"] = docs[len(docs) - len(dag.tasks) :]
         results.append(entry)
     if as_json:
         click.echo(json.dumps(results, indent=2))
