@@ -61,19 +61,11 @@ def _guard(what: str, call: Callable[[], Any]) -> Any:
         raise
 
 
-def _cluster_public_key(cluster_name_on_cloud: str) -> str:
-    """The public half of the cluster's own SSH key (made on first use under ``$STIX_HOME``)."""
-    from stix.runner.ssh_keys import cluster_key
-
-    key = cluster_key(cluster_name_on_cloud)
-    return key.with_name(key.name + ".pub").read_text().strip()
-
-
 def _cluster_private_key(cluster_name_on_cloud: str) -> str | None:
     """Path of the cluster's private key when STIX made one, else ``None``."""
-    from stix.runner.ssh_keys import ssh_dir
+    from stix.runner.ssh_keys import cluster_key_path
 
-    path = ssh_dir() / "keys" / cluster_name_on_cloud
+    path = cluster_key_path(cluster_name_on_cloud)
     return str(path) if path.exists() else None
 
 
@@ -98,6 +90,8 @@ class AwsProvisioner(Provisioner):
         )
 
         def work() -> dict[str, Any]:
+            from stix.runner.ssh_keys import cluster_public_key
+
             provider = dict(config.provider_config)
             wanted = provider.get("vpc_id") or _setting(config, "vpc_id")
             if isinstance(wanted, dict):  # {region: vpc id}
@@ -107,7 +101,7 @@ class AwsProvisioner(Provisioner):
             vpc = network.vpc_id(ec2, provider, region)
             provider["vpc_id"] = vpc
             provider["security_group_id"] = network.ensure_security_group(ec2, name, vpc, ports)
-            public_key = config.ssh_public_key or _cluster_public_key(name)
+            public_key = config.ssh_public_key or cluster_public_key(name)
             provider["key_name"] = network.ensure_key_pair(ec2, name, public_key)
             provider["region"] = region
             return provider

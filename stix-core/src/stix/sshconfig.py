@@ -133,9 +133,9 @@ def forget_cluster(name: str, cluster_name_on_cloud: str | None = None) -> None:
     """
     remove_cluster(name)
     if cluster_name_on_cloud:
-        from stix.runner.ssh_keys import ssh_dir
+        from stix.runner.ssh_keys import known_hosts_path
 
-        (ssh_dir() / "known_hosts" / cluster_name_on_cloud).unlink(missing_ok=True)
+        known_hosts_path(cluster_name_on_cloud).unlink(missing_ok=True)
 
 
 __all__ = [

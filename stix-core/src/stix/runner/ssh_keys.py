@@ -27,19 +27,28 @@ def ssh_dir() -> Path:
     return stix_home() / "ssh"
 
 
+def known_hosts_path(cluster: str) -> Path:
+    """Where the known-hosts file of ``cluster`` lives (it may not exist)."""
+    return ssh_dir() / "known_hosts" / cluster
+
+
 def known_hosts_file(cluster: str) -> Path:
     """The known-hosts file of ``cluster`` (created empty on first use)."""
-    path = ssh_dir() / "known_hosts" / cluster
+    path = known_hosts_path(cluster)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.touch(exist_ok=True)
     return path
 
 
+def cluster_key_path(cluster: str) -> Path:
+    """Where the private key of ``cluster`` lives (it may not exist; ``.pub`` beside it)."""
+    return ssh_dir() / "keys" / cluster
+
+
 def cluster_key(cluster: str) -> Path:
     """The private key of ``cluster`` (ed25519, generated on first use; ``.pub`` beside it)."""
-    folder = ssh_dir() / "keys"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / cluster
+    path = cluster_key_path(cluster)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if path.exists() and Path(f"{path}.pub").exists():
         return path
     path.unlink(missing_ok=True)
@@ -60,13 +69,15 @@ def cluster_key(cluster: str) -> Path:
     return path
 
 
+def cluster_public_key(cluster: str) -> str:
+    """The public half of :func:`cluster_key` (one ``authorized_keys`` line, no newline)."""
+    return Path(f"{cluster_key(cluster)}.pub").read_text().strip()
+
+
 def remove_cluster_files(cluster: str) -> None:
     """Delete the key pair and known-hosts file of ``cluster``."""
-    for path in (
-        ssh_dir() / "keys" / cluster,
-        ssh_dir() / "keys" / f"{cluster}.pub",
-        ssh_dir() / "known_hosts" / cluster,
-    ):
+    key = cluster_key_path(cluster)
+    for path in (key, Path(f"{key}.pub"), known_hosts_path(cluster)):
         path.unlink(missing_ok=True)
 
 

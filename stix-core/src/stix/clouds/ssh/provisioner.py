@@ -185,6 +185,7 @@ class SshProvisioner(Provisioner):
         from stix.runner.ssh_keys import (
             authorize,
             cluster_key,
+            cluster_public_key,
             install_head_access,
             known_hosts_file,
         )
@@ -197,11 +198,10 @@ class SshProvisioner(Provisioner):
             host_runner(h, cluster=cno, name=name, known_hosts=known, is_head=i == 0)
             for i, (h, name) in enumerate(zip(hosts, node_names(cluster, len(hosts)), strict=True))
         ]
-        key = cluster_key(cno)
-        public = key.with_name(key.name + ".pub").read_text()
+        public = cluster_public_key(cno)
         run_parallel(lambda r: authorize(r, public, cno), runners)
         if len(runners) > 1:
-            install_head_access(runners, key)
+            install_head_access(runners, cluster_key(cno))
         return runners  # the core writes the ssh config entries (stix.sshconfig)
 
     def query_instances(
