@@ -8,13 +8,14 @@ from typing import Any
 from stix.backend.handle import ClusterHandle
 from stix.errors import ClusterError
 from stix.sdk.clusters import get_record, require_up
-from stix.state.clusters import ClusterStore
+from stix.state.clusters import ClusterRecord, ClusterStore
 
 
-def _client(cluster_name: str) -> Any:
+def _client(cluster: str | ClusterRecord) -> Any:
+    """The agent client of an UP cluster (named, or a record already read)."""
     from stix.backend.runtime import client
 
-    record = require_up(cluster_name)
+    record = require_up(cluster) if isinstance(cluster, str) else cluster
     return client(ClusterHandle.from_dict(record.handle or {}))
 
 
@@ -28,7 +29,7 @@ def queue(cluster_name: str, *, skip_finished: bool = False) -> list[dict[str, A
             jobs = [j for j in jobs if j["status"] in ("INIT", "PENDING", "SETTING_UP", "RUNNING")]
         return jobs
     args = ["queue", *(["--skip-finished"] if skip_finished else [])]
-    jobs = list(_client(cluster_name).call(*args)["jobs"])
+    jobs = list(_client(record).call(*args)["jobs"])
     store.mirror_jobs(cluster_name, jobs)
     return jobs
 
