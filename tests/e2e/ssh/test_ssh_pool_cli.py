@@ -52,3 +52,20 @@ def test_ssh_up_stages_agent_and_down_takes_hosts_offline(ssh_nodes: Any) -> Non
     assert _stix("ssh", "up", "--infra", "hp").returncode == 0
     for node in ssh_nodes.nodes[:3]:
         subprocess.run(["rm", "-rf", str(node.home / ".stix_agent")], check=True)
+
+
+def test_check_probes_a_host_whose_shell_greets_on_login(ssh_nodes: Any) -> None:
+    _pool(ssh_nodes)
+    node = ssh_nodes.nodes[0]
+    bashrc = node.home / ".bashrc"
+    saved = bashrc.read_bytes() if bashrc.exists() else None
+    bashrc.write_text("echo 'Welcome to the lab'\n")
+    try:
+        proc = _stix("check", "ssh")
+    finally:
+        if saved is None:
+            bashrc.unlink()
+        else:
+            bashrc.write_bytes(saved)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "hp: 3/3 hosts reachable" in proc.stdout, proc.stdout + proc.stderr

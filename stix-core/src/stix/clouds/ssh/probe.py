@@ -10,8 +10,12 @@ from stix.errors import StixError
 if TYPE_CHECKING:
     from stix.runner.ssh import SshRunner
 
+# Starts the probe's output: anything before it (a login greeting from the user's shell
+# startup files) is not part of the measurements.
+_MARK = "--stix-probe--"
 # One round trip: CPUs, memory (kB), python version, GPUs (name, count) when nvidia-smi exists.
 _PROBE = (
+    f"echo {_MARK}; "
     "nproc; awk '/MemTotal/ {print $2}' /proc/meminfo; "
     "python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])' 2>/dev/null || echo none; "
     "(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || true) | sort | uniq -c"
@@ -62,10 +66,17 @@ def probe(host: Host, connect_timeout: float = 5.0) -> dict[str, Any]:
     if result.returncode != 0:
         raise StixError(f"{runner.name}: probe failed: {result.stderr.strip()[:200]}")
     lines = result.stdout.splitlines()
-    cpus, mem_kb, python = float(lines[0]), float(lines[1]), lines[2].strip()
-    if python == "none":
-        raise StixError(f"{runner.name}: python3 is not installed (the agent needs Python >= 3.8)")
-    major, minor = (int(p) for p in python.split("."))
+    lines = lines[lines.index(_MARK) + 1 :] if _MARK in lines else []
+    try:
+        cpus, mem_kb, python = float(lines[0]), float(lines[1]), lines[2].strip()
+        if python == "none":
+            raise StixError(
+                f"{runner.name}: python3 is not installed (the agent needs Python >= 3.8)"
+            )
+        major, minor = (int(p) for p in python.split("."))
+    except (IndexError, ValueError):
+        shown = " | ".join(result.stdout.strip().splitlines()[-4:])
+        raise StixError(f"{runner.name}: probe gave unexpected output: {shown[:200]!r}") from None
     if (major, minor) < (3, 8):
         raise StixError(f"{runner.name}: python3 is {python}; the agent needs Python >= 3.8")
     found = [line.split(None, 1) for line in lines[3:] if line.strip()]
