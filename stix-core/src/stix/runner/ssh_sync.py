@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tarfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -144,20 +144,29 @@ def _pack_small(source: Path, excludes: Sequence[str]) -> bytes | None:
     trip; rsync's per-node process and SSH handshake only pay off for larger trees.
     """
     total = 0
+    for path, _, is_dir in _kept(source, excludes):
+        if is_dir:
+            continue
+        try:
+            total += os.lstat(path).st_size
+        except OSError:
+            continue
+        if total > INLINE_LIMIT:
+            return None
+    return pack(source, excludes)
+
+
+def _kept(source: Path, excludes: Sequence[str]) -> Iterator[tuple[str, str, bool]]:
+    """(path, path relative to ``source``, is a folder) of everything not excluded, top down."""
     for root, dirs, files in os.walk(source):
         rel_root = os.path.relpath(root, source)
         rel_root = "" if rel_root == "." else rel_root + "/"
         dirs[:] = [d for d in dirs if not excluded(rel_root + d, True, excludes)]
+        for name in dirs:
+            yield os.path.join(root, name), rel_root + name, True
         for name in files:
-            if excluded(rel_root + name, False, excludes):
-                continue
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                continue
-            if total > INLINE_LIMIT:
-                return None
-    return pack(source, excludes)
+            if not excluded(rel_root + name, False, excludes):
+                yield os.path.join(root, name), rel_root + name, False
 
 
 def _rsync(runner: SshRunner, source: Path, remote: str, excludes: Sequence[str]) -> None:
@@ -198,15 +207,8 @@ def pack(source: Path, excludes: Sequence[str]) -> bytes:
     """A gzipped tar of folder ``source`` without excluded paths (names relative to it)."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=3) as tar:
-        for root, dirs, files in os.walk(source):
-            rel_root = os.path.relpath(root, source)
-            rel_root = "" if rel_root == "." else rel_root + "/"
-            dirs[:] = [d for d in dirs if not excluded(rel_root + d, True, excludes)]
-            for name in dirs:
-                tar.add(os.path.join(root, name), rel_root + name, recursive=False)
-            for name in files:
-                if not excluded(rel_root + name, False, excludes):
-                    tar.add(os.path.join(root, name), rel_root + name, recursive=False)
+        for path, rel, _ in _kept(source, excludes):
+            tar.add(path, rel, recursive=False)
     return buf.getvalue()
 
 
