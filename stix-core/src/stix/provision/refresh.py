@@ -58,21 +58,28 @@ def _release_leftovers(record: ClusterRecord, registry: Any) -> None:
         pass  # the record still goes: the nodes are gone, and down can be run again
 
 
+def forget_gone(record: ClusterRecord, store: ClusterStore) -> None:
+    """Drop what this machine keeps about a cluster whose nodes are gone.
+
+    Its ssh config entries and known hosts, its record (closing its cost-report row)
+    and its use of buckets (``persistent: false`` ones go with it).
+    """
+    from stix.sshconfig import forget_cluster
+    from stix.storage.lifecycle import release_cluster
+
+    forget_cluster(record.name, (record.handle or {}).get("cluster_name_on_cloud"))
+    store.remove(record.name)
+    release_cluster(record.name)
+
+
 def refresh(
     record: ClusterRecord, store: ClusterStore, registry: Any = None
 ) -> ClusterRecord | None:
     """Update one cluster's record from the cloud; None when the cluster is gone (removed)."""
     status = live_status(record, registry)
     if status is None:  # gone (autodown, preempted, deleted outside stix)
-        from stix.sshconfig import forget_cluster
-
         _release_leftovers(record, registry)
-
-        forget_cluster(record.name, (record.handle or {}).get("cluster_name_on_cloud"))
-        store.remove(record.name)
-        from stix.storage.lifecycle import release_cluster
-
-        release_cluster(record.name)  # persistent: false buckets go with the cluster
+        forget_gone(record, store)
         return None
     if status != record.status:
         return store.set_status(record.name, status)

@@ -131,13 +131,9 @@ def down(cluster_name: str, *, purge: bool = False) -> None:
             except Exception:
                 if not purge:
                     raise
-        from stix.sshconfig import forget_cluster
+        from stix.provision.refresh import forget_gone
 
-        forget_cluster(cluster_name, name_on_cloud)
-        store.remove(cluster_name)
-        from stix.storage.lifecycle import release_cluster
-
-        release_cluster(cluster_name)  # persistent: false buckets go with the cluster
+        forget_gone(record, store)
 
 
 def start(
