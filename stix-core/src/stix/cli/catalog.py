@@ -93,8 +93,8 @@ def ls(as_json: bool) -> None:
     """
     from stix.catalog import files
     from stix.catalog.query import Catalog
-    from stix.optimizer.render import format_table
     from stix.plugins import get_registry
+    from stix.table import table_lines
 
     registry = get_registry()
     installed = set(registry.clouds())
@@ -131,7 +131,7 @@ def ls(as_json: bool) -> None:
         age_text = files.age_text(hours) + stale if isinstance(hours, float) else "-"
         plugin = "installed" if e["plugin_installed"] else f"pip install stix-{e['cloud']}"
         rows.append([e["cloud"], str(e["rows"]), age_text, plugin, str(e["source"])])
-    click.echo("\n".join(format_table(rows, ("CLOUD", "ROWS", "AGE", "PLUGIN", "SOURCE"))))
+    click.echo("\n".join(table_lines(rows, ("CLOUD", "ROWS", "AGE", "PLUGIN", "SOURCE"))))
 
 
 __all__ = ["catalog"]

@@ -60,7 +60,7 @@ def _catalog() -> tuple[Any, set[str]]:
 def _summary(
     catalog: Any, show_all: bool, cloud: str | None, installed: set[str]
 ) -> tuple[list[str], list[Any]]:
-    from stix.optimizer.render import format_table
+    from stix.table import table_lines
 
     counts = catalog.accelerator_counts([cloud] if cloud else None)
     common = [(n, c) for n, c in counts.items() if n in COMMON_GPUS]
@@ -77,7 +77,7 @@ def _summary(
 
     def section(title: str, rows: list[tuple[str, str]]) -> None:
         if rows:
-            lines.extend(format_table([list(r) for r in rows], (title, "AVAILABLE_QUANTITIES")))
+            lines.extend(table_lines([list(r) for r in rows], (title, "AVAILABLE_QUANTITIES")))
             lines.append("")
 
     section("COMMON_GPU", [(n, ", ".join(_count(c) for c in cs)) for n, cs in common])
@@ -115,7 +115,7 @@ def _details(
     from stix.catalog.accelerators import split_request, suggest
     from stix.catalog.query import OfferFilter
     from stix.errors import StixError
-    from stix.optimizer.render import format_table
+    from stix.table import table_lines
 
     name, _, count_text = (
         request.partition(":")
@@ -177,7 +177,7 @@ def _details(
         raise StixError(
             f"gpus list: no offer for {name}{qty}{where}", hint=f"run: stix gpus list {name}"
         )
-    lines = format_table(rows, ROW_HEADERS)
+    lines = table_lines(rows, ROW_HEADERS)
     if any(not d["launchable"] for d in data):
         lines.append("* plugin not installed: pip install stix-<cloud> to launch there")
     return lines, data

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 from stix.optimizer.plan import Candidate, Plan, TaskPlan
+from stix.table import table_lines
 
 HEADERS = ("INFRA", "INSTANCE", "vCPUs", "Mem(GB)", "GPUS", "COST ($/hr)", "CHOSEN")
 CHECK = "\u2714"
@@ -21,17 +21,6 @@ def _gpus(c: Candidate) -> str:
     if not c.accelerators:
         return "-"
     return ", ".join(f"{name}:{count:g}" for name, count in c.accelerators.items())
-
-
-def format_table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> list[str]:
-    """Left-aligned columns separated by two spaces."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    for row in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    return lines
 
 
 def _task_table(tp: TaskPlan, color: bool) -> list[str]:
@@ -66,7 +55,7 @@ def _task_table(tp: TaskPlan, color: bool) -> list[str]:
         if note:
             row.append(shown.hint or "")
         rows.append(row)
-    lines = format_table(rows, headers)
+    lines = table_lines(rows, headers)
     if color and chosen_row >= 0:
         lines[chosen_row + 1] = f"\x1b[1;32m{lines[chosen_row + 1]}\x1b[0m"
     return lines
@@ -88,7 +77,7 @@ def _best_plan(plan: Plan) -> list[str]:
                 f"{c.total_hourly_cost:.2f}",
             ]
         )
-    return format_table(rows, ("TASK", "#NODES", "INFRA", "INSTANCE", "GPUS", "COST ($/hr)"))
+    return table_lines(rows, ("TASK", "#NODES", "INFRA", "INSTANCE", "GPUS", "COST ($/hr)"))
 
 
 def render(plan: Plan, color: bool = False) -> str:
