@@ -351,7 +351,10 @@ def test_env_vars_follow_the_spec(stix, tmp_path):
             "1",
             "--gpus",
             "FakeGPU:1",
-            "echo cvd=$CUDA_VISIBLE_DEVICES; sleep 1",
+            # each job waits (30 s at most) until both run, so they overlap however slow
+            # the machine is; a job that finished early would free its GPU for the other
+            "echo cvd=$CUDA_VISIBLE_DEVICES; touch ~/cvd-$SKYPILOT_INTERNAL_JOB_ID; "
+            "for i in $(seq 300); do [ $(ls ~/cvd-* | wc -l) -ge 2 ] && break; sleep 0.1; done",
         )
     seen = sorted(stix("logs", "ev", str(j)).stdout.strip() for j in (2, 3))
     assert seen == ["cvd=0", "cvd=1"]
