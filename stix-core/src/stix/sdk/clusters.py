@@ -177,18 +177,16 @@ def autostop(
         cancel = True
     store = _store()
     record = require_up(cluster_name, store)
-    if not cancel and down and record.cloud:
+    if not cancel and record.cloud:
         from stix.plugins import get_registry
 
-        if "autodown" not in get_registry().cloud(record.cloud).features:
+        features = get_registry().cloud(record.cloud).features
+        if down and "autodown" not in features:
             raise ClusterError(
                 f"cluster {cluster_name!r}: {record.cloud} clusters cannot tear themselves down",
                 hint=f"run stix down {cluster_name} when done",
             )
-    if not cancel and down is False and record.cloud:
-        from stix.plugins import get_registry
-
-        if "autostop" not in get_registry().cloud(record.cloud).features:
+        if not down and "autostop" not in features:
             raise ClusterError(
                 f"cluster {cluster_name!r}: {record.cloud} supports only autodown",
                 hint="add --down",
