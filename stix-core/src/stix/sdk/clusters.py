@@ -153,12 +153,11 @@ def start(
         if record.status != UP or force:
             record = restart_cluster(record, store)
     if idle_minutes_to_autostop is not None or down:
-        autostop(
+        record = autostop(
             cluster_name,
             idle_minutes_to_autostop if idle_minutes_to_autostop is not None else 0,
             down=down,
         )
-        record = get_record(cluster_name)
     return record
 
 
