@@ -29,18 +29,13 @@ class LaunchResult:
     handle: ClusterHandle | None = attrs.field(default=None, repr=False)
 
 
-def _as_task(task: Any, env_overrides: dict[str, str | None] | None = None) -> Task:
+def _as_task(task: Any) -> Task:
     from stix.task import Task, load_dag
 
     if isinstance(task, Task):
         return task
     if isinstance(task, (str, Path)):
-        dag = (
-            load_dag(str(task), env_overrides=env_overrides)
-            if env_overrides
-            else load_dag(str(task))
-        )
-        task = dag
+        task = load_dag(str(task))
     tasks = getattr(task, "tasks", None)
     if tasks is not None:
         if len(tasks) != 1:
