@@ -46,6 +46,10 @@ def provision_with_failover(
     failures: list[str] = []
     backoff = _backoff_start()
     rounds = 0
+
+    def is_blocked(c: Any) -> bool:
+        return any(b.matches(c.cloud, c.region, c.zone, c.instance_type) for b in blocked)
+
     while True:
         rounds += 1
         tried_any = False
@@ -62,18 +66,12 @@ def provision_with_failover(
             fresh = [
                 c
                 for c in (plan_task.chosen, *plan_task.failover)
-                if c.launchable
-                and not any(b.matches(c.cloud, c.region, c.zone, c.instance_type) for b in blocked)
+                if c.launchable and not is_blocked(c)
             ]
             if not fresh:
                 break
             for candidate in fresh:
-                if any(
-                    b.matches(
-                        candidate.cloud, candidate.region, candidate.zone, candidate.instance_type
-                    )
-                    for b in blocked
-                ):
+                if is_blocked(candidate):  # a failure earlier in this pass may cover it
                     continue
                 tried_any = True
                 if on_attempt is not None:
