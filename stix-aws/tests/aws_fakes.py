@@ -34,6 +34,13 @@ def aws_client(endpoint: str, service: str, region: str = "us-east-1") -> Any:
     )
 
 
+def default_subnets(ec2: Any) -> dict[str, str]:
+    """Zone -> id of the default VPC's default subnet there."""
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    found = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
+    return {s["AvailabilityZone"]: s["SubnetId"] for s in found if s.get("DefaultForAz")}
+
+
 def leftovers(endpoint: str) -> dict[str, list[str]]:
     """Instances (not terminated), security groups (not default) and key pairs still there."""
     found: dict[str, list[str]] = {}

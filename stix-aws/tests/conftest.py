@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_fakes import SSH_KEY, aws_client, leftovers
+from aws_fakes import SSH_KEY, FakeCapacityProxy, aws_client, leftovers
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +75,12 @@ def ec2(aws: str) -> Any:
 def ssh_public_key() -> str:
     """A syntactically valid OpenSSH public key (moto checks the format)."""
     return SSH_KEY
+
+
+@pytest.fixture
+def proxy(aws: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeCapacityProxy]:
+    """A proxy in front of moto's EC2 that fails chosen launches (set ``proxy.fail``)."""
+    fake = FakeCapacityProxy(aws, {})
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", fake.url)
+    yield fake
+    fake.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from aws_fakes import FakeCapacityProxy
+from aws_fakes import FakeCapacityProxy, default_subnets
 from stix.errors import ResourcesUnavailableError
 from stix.hookspecs import hookimpl
 from stix.interfaces import ClusterInfo
@@ -21,7 +21,6 @@ from stix.task import Resources, Task
 from stix_aws.catalog import COLUMNS, AwsCatalog
 from stix_aws.hooks import AwsCloud
 from stix_aws.provisioner import AwsProvisioner
-from test_aws_failover import _subnets
 from test_aws_provisioner import instances
 
 PLACES = [
@@ -81,14 +80,6 @@ def registry(aws: str, stix_home: Path, monkeypatch: pytest.MonkeyPatch) -> Regi
     return reg
 
 
-@pytest.fixture
-def proxy(aws: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    fake = FakeCapacityProxy(aws, {})
-    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", fake.url)
-    yield fake
-    fake.close()
-
-
 def _launch(registry: Registry, tried: list[str]) -> Any:
     from stix.provision.failover import provision_with_failover
 
@@ -105,7 +96,7 @@ def _launch(registry: Registry, tried: list[str]) -> Any:
 def test_core_loop_moves_to_the_next_zone(
     registry: Registry, proxy: FakeCapacityProxy, ec2: Any
 ) -> None:
-    subnets = _subnets(ec2)
+    subnets = default_subnets(ec2)
     proxy.fail = {subnets[z]: "InsufficientInstanceCapacity" for z in ("us-east-1a", "us-east-1b")}
     tried: list[str] = []
     done = _launch(registry, tried)
@@ -124,7 +115,7 @@ def test_core_loop_skips_the_region_on_quota(
     from aws_fakes import aws_client
 
     ec2 = aws_client(aws, "ec2")
-    proxy.fail = {s: "VcpuLimitExceeded" for s in _subnets(ec2).values()}
+    proxy.fail = {s: "VcpuLimitExceeded" for s in default_subnets(ec2).values()}
     tried: list[str] = []
     done = _launch(registry, tried)
     assert tried == ["us-east-1/us-east-1a", "us-west-2/us-west-2a"]  # 1b and 1c are not tried

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_fakes import FakeCapacityProxy
+from aws_fakes import FakeCapacityProxy, default_subnets
 from stix.errors import CredentialsError, NoCapacityError, ProvisionError, QuotaError
 from stix_aws.errors import to_provision_error
 from stix_aws.provisioner import AwsProvisioner
@@ -51,24 +51,10 @@ def test_missing_credentials_stop_with_the_fix() -> None:
     assert isinstance(error, CredentialsError) and error.scope == "cloud" and error.hint
 
 
-def _subnets(ec2: Any) -> dict[str, str]:
-    vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
-    found = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
-    return {s["AvailabilityZone"]: s["SubnetId"] for s in found if s.get("DefaultForAz")}
-
-
-@pytest.fixture
-def proxy(aws: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    fake = FakeCapacityProxy(aws, {})
-    monkeypatch.setenv("AWS_ENDPOINT_URL_EC2", fake.url)
-    yield fake
-    fake.close()
-
-
 def test_no_capacity_in_the_first_zones_uses_the_next(
     ec2: Any, proxy: FakeCapacityProxy, ssh_public_key: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    subnets = _subnets(ec2)
+    subnets = default_subnets(ec2)
     proxy.fail = {
         subnets["us-east-1a"]: "InsufficientInstanceCapacity",
         subnets["us-east-1b"]: "InsufficientInstanceCapacity",
@@ -106,7 +92,7 @@ def test_every_zone_full_raises_zone_scoped_error(
         LocationType="availability-zone",
         Filters=[{"Name": "instance-type", "Values": ["m6i.large"]}],
     )["InstanceTypeOfferings"]
-    subnets = _subnets(ec2)
+    subnets = default_subnets(ec2)
     assert sorted(proxy.launches) == sorted(subnets[o["Location"]] for o in offered)
     assert instances(ec2, config.cluster_name_on_cloud) == []
     prov.terminate_instances(
