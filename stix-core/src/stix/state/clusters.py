@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from stix.state.db import connect, write
+from stix.state.db import connect, replace_row, write
 
 if TYPE_CHECKING:
     import sqlite3
@@ -92,12 +92,7 @@ class ClusterStore:
         return [ClusterRecord.from_row(dict(r)) for r in rows]
 
     def put(self, record: ClusterRecord) -> None:
-        row = record.to_row()
-        cols = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        self.db.execute(
-            f"INSERT OR REPLACE INTO clusters ({cols}) VALUES ({marks})", list(row.values())
-        )
+        replace_row(self.db, "clusters", record.to_row())
 
     def update(self, name: str, **fields: Any) -> ClusterRecord | None:
         """Change some fields of cluster ``name``; return the new record (None if absent)."""

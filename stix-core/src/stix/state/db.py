@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -152,6 +152,13 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
                 migrate(db)
                 conn.execute(f"PRAGMA user_version = {number}")
     return conn
+
+
+def replace_row(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
+    """Insert ``row`` into ``table``, replacing the row with the same primary key."""
+    cols = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    conn.execute(f"INSERT OR REPLACE INTO {table} ({cols}) VALUES ({marks})", list(row.values()))
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from stix.state.db import connect, write
+from stix.state.db import connect, replace_row, write
 
 if TYPE_CHECKING:
     import sqlite3
@@ -85,12 +85,7 @@ class StorageTable:
         return [StorageRecord.from_row(dict(r)) for r in rows]
 
     def _put(self, record: StorageRecord) -> None:
-        row = record.to_row()
-        cols = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        self.db.execute(
-            f"INSERT OR REPLACE INTO storage ({cols}) VALUES ({marks})", list(row.values())
-        )
+        replace_row(self.db, "storage", record.to_row())
 
     def begin(
         self,
