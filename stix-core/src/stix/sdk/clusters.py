@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
+import sys
 import time
 from typing import Any
 
-from stix.errors import ClusterError
+from stix.errors import ClusterError, StixError
 from stix.sdk.locks import cluster_lock
 from stix.state.clusters import (
     AUTOSTOPPING,
@@ -61,7 +62,15 @@ def status(cluster_names: list[str] | None = None, *, refresh: bool = False) -> 
     for record in records:
         with cluster_lock(record.name):
             current = store.get(record.name)
-            new = refresh_one(current, store) if current is not None else None
+            try:
+                new = refresh_one(current, store) if current is not None else None
+            except StixError as exc:
+                # one cloud that cannot answer must not hide every other cluster's state
+                print(
+                    f"warning: cluster {record.name}: could not refresh: {exc.message}",
+                    file=sys.stderr,
+                )
+                new = current
         if new is not None:
             out.append(new)
     return out
