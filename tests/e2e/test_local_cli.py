@@ -201,6 +201,16 @@ def test_setup_runs_each_launch_unless_fast_and_unchanged(stix, tmp_path):
     assert stix("exec", "fs", str(task)).stdout.split() == ["2"]
     task.write_text("setup: echo y >> ~/setups\nrun: wc -l < ~/setups\n")
     assert stix("launch", "-y", "-c", "fs", "--fast", str(task)).stdout.split() == ["3"]
+    # a setup that failed does not count as done: --fast runs it again
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("setup: echo z >> ~/setups; exit 4\nrun: echo ran\n")
+    assert stix("launch", "-y", "-c", "fs", str(bad), check=False).returncode == 100
+    out = stix("launch", "-y", "-c", "fs", "--fast", str(bad), check=False)
+    assert out.returncode == 100 and "FAILED_SETUP" in out.stderr and "ran" not in out.stdout
+    # a detached launch never learns how setup ended, so it does not count either
+    stix("launch", "-y", "-d", "-c", "fs", str(task))
+    stix.wait_job("fs", 8)
+    assert stix("launch", "-y", "-c", "fs", "--fast", str(task)).stdout.split() == ["7"]
 
 
 def test_workdir_ignores_file_mounts_and_fast_resync(stix, tmp_path):

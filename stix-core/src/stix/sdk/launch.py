@@ -284,7 +284,12 @@ def launch(
         sync_workdir(handle, task)
         sync_file_mounts(handle, task)
         skip_setup = no_setup or (fast and record.setup_hash == fingerprint)
-        store.update(name, setup_hash=fingerprint, last_command=f"launch {task.name or ''}".strip())
+        # The fingerprint is recorded only once setup is known to have succeeded (below):
+        # until then a later --fast must not take the node for set up.
+        changes: dict[str, Any] = {"last_command": f"launch {task.name or ''}".strip()}
+        if not skip_setup:
+            changes["setup_hash"] = None
+        store.update(name, **changes)
 
     after = None
     # `--down` alone means "remove the cluster once the job is done". An agent-side
@@ -318,11 +323,17 @@ def launch(
     job_id, status = submit(
         handle, task, with_setup=not skip_setup, detach=detach_run, after_submit=after
     )
+    if not skip_setup and status in SETUP_DONE:
+        store.update(name, setup_hash=fingerprint)
     if teardown_here:
         from stix.sdk.clusters import down as teardown
 
         teardown(name)
     return LaunchResult(name, job_id, status, handle)
+
+
+# Final job states that prove setup ran to the end (a detached launch knows no final state).
+SETUP_DONE = frozenset({"SUCCEEDED", "FAILED"})
 
 
 def _can_autodown(record: ClusterRecord) -> bool:
