@@ -283,3 +283,20 @@ def test_a_live_cloud_that_cannot_answer_is_named_with_its_error(
     with pytest.raises(ResourcesUnavailableError) as err:
         plan_for(registry, catalog, {"infra": "pool", "cpus": 2})
     assert "pool: pool host 10.0.0.7 refused the connection" in err.value.message
+
+
+def test_cpu_request_prefers_general_purpose_families(
+    registry: Any, catalog: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stix.optimizer.candidates as candidates
+    from stix.catalog.query import OfferFilter
+    from stix.optimizer.core import make_scope
+
+    scope = make_scope(registry, catalog)
+    families = {"alpha": ("a-mem-%",), "gcp": ("no-such-family-%",)}
+    monkeypatch.setattr(candidates, "DEFAULT_FAMILIES", families)
+    offers = candidates._families_first(scope, OfferFilter(cpus=4.0), ["alpha", "gcp"], limit=8)
+    alpha = {o.instance_type for o in offers if o.cloud == "alpha"}
+    # the family wins although a-cpu-4 ($0.19) is cheaper than a-mem-8 ($0.50)
+    assert alpha == {"a-mem-8"}
+    assert any(o.cloud == "gcp" for o in offers)  # no family fits there: every machine

@@ -195,6 +195,9 @@ filters = st.builds(
     excluded=st.sampled_from(
         [(), (("alpha", "r1", None, None),), (("gcp", None, "us-central1-a", None),)]
     ),
+    cloud_families=st.sampled_from(
+        [(), (("alpha", ("a-cpu-%",)),), (("alpha", ("a-mem-%", "a-gpu-%")), ("gcp", ("n2-%",)))]
+    ),
 )
 
 

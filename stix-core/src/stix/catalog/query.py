@@ -32,7 +32,8 @@ class OfferFilter:
     ``accelerators``: catalog names (``None``: only rows without accelerators,
     unless ``any_accelerator``, or ``with_or_without_accelerators`` for both). ``cpus``/``memory`` with ``*_at_least`` for the
     ``N+`` form; ``memory_per_cpu`` for the ``Nx`` form. ``families``: SQL
-    ``LIKE`` patterns on the instance type. ``default_hosts_only``: for
+    ``LIKE`` patterns on the instance type; ``cloud_families``: the same, per
+    cloud (``((cloud, patterns), ...)``; other clouds are not constrained). ``default_hosts_only``: for
     accelerators attached to a host VM, keep only the default host.
     """
 
@@ -52,6 +53,7 @@ class OfferFilter:
     use_spot: bool = False
     max_price: float | None = None
     families: tuple[str, ...] = ()
+    cloud_families: tuple[tuple[str, tuple[str, ...]], ...] = ()
     default_hosts_only: bool = False
     excluded: tuple[tuple[str, str | None, str | None, str | None], ...] = ()
 
@@ -112,6 +114,11 @@ class OfferFilter:
                 and itype in (None, offer.instance_type)
             ):
                 return False
+        for cloud, patterns in self.cloud_families:
+            if offer.cloud == cloud and not any(
+                _like(p, offer.instance_type or "") for p in patterns
+            ):
+                return False
         return not self.families or any(_like(p, offer.instance_type or "") for p in self.families)
 
     def where(self) -> tuple[str, list[object]]:
@@ -168,6 +175,10 @@ class OfferFilter:
         if self.families:
             sql.append("(" + " OR ".join("instance_type LIKE ?" for _ in self.families) + ")")
             args.extend(self.families)
+        for cloud, patterns in self.cloud_families:
+            likes = " OR ".join("instance_type LIKE ?" for _ in patterns)
+            sql.append(f"NOT (cloud = ? AND NOT ({likes}))")
+            args.extend((cloud, *patterns))
         if self.default_hosts_only:
             sql.append("kind < ?")
             args.append(PAIRED_OTHER)

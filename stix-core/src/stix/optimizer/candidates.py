@@ -270,23 +270,19 @@ def _families_first(
 ) -> list[Offer]:
     """CPU-only requests: each cloud's general-purpose x86 families when they fit, as
     SkyPilot does, so `cpus: 4+` does not land on an ARM or burstable machine by price
-    alone; clouds without such a family (or none that fits) use every machine."""
+    alone; clouds without such a family (or none that fits) use every machine.
+
+    One query covers every cloud; a second runs only for family clouds left empty.
+    """
     assert scope.catalog is not None
-    out: list[Offer] = []
-    rest = []
-    for cloud in clouds:
-        families = DEFAULT_FAMILIES.get(cloud)
-        got = []
-        if families:
-            per_cloud = attrs.evolve(flt, clouds=(cloud,), families=families)
-            got = scope.catalog.groups(per_cloud, limit=limit, best_per_cloud=True)
-        if got:
-            out.extend(got)
-        else:
-            rest.append(cloud)
-    if rest:
-        flt_r = attrs.evolve(flt, clouds=tuple(rest))
-        out.extend(scope.catalog.groups(flt_r, limit=limit, best_per_cloud=True))
+    preferred = tuple((c, DEFAULT_FAMILIES[c]) for c in clouds if c in DEFAULT_FAMILIES)
+    flt_c = attrs.evolve(flt, clouds=tuple(clouds), cloud_families=preferred)
+    out = scope.catalog.groups(flt_c, limit=limit, best_per_cloud=True)
+    found = {o.cloud for o in out}
+    empty = tuple(c for c, _ in preferred if c not in found)
+    if empty:
+        flt_e = attrs.evolve(flt, clouds=empty)
+        out.extend(scope.catalog.groups(flt_e, limit=limit, best_per_cloud=True))
     return out
 
 
