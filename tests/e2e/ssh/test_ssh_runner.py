@@ -228,3 +228,44 @@ def test_jump_host_connections_close_with_the_node_connection(ssh_nodes, tmp_pat
     while _live_transports() > before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _live_transports() == before
+
+
+def test_command_cut_mid_run_is_not_run_again(ssh_nodes, tmp_path: Path) -> None:
+    import threading
+
+    node = ssh_nodes.nodes[3]
+    runner = SshRunner(target_for(ssh_nodes, node, tmp_path / "kh", name="w3"), boot_timeout=5)
+    runner.run("rm -f ~/once.txt")
+    log = node.home / "once.txt"
+
+    def cut() -> None:
+        deadline = time.monotonic() + 10
+        while not log.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        ssh_nodes.stop_sshd(node)
+        ssh_nodes.start_sshd(node)
+
+    cutter = threading.Thread(target=cut)
+    cutter.start()
+    try:
+        with pytest.raises(ClusterError, match=r"node w3: .*echo ran >> ~/once.txt"):
+            runner.run("echo ran >> ~/once.txt; sleep 3")
+    finally:
+        cutter.join()
+        POOL.close_all()
+    assert log.read_text() == "ran\n"
+
+
+def test_stale_connection_is_reopened_once(ssh_nodes, tmp_path: Path) -> None:
+    node = ssh_nodes.nodes[3]
+    runner = SshRunner(target_for(ssh_nodes, node, tmp_path / "kh", name="w3"))
+    try:
+        runner.run("rm -f ~/stale.txt")
+        conn = runner.connection()
+        # the reused connection looks open but can no longer open a session
+        conn.transport.open_session = lambda *a, **k: (_ for _ in ()).throw(EOFError("stale"))
+        assert runner.run("echo ran >> ~/stale.txt; echo ok").stdout == "ok\n"
+        assert runner.connection() is not conn
+    finally:
+        POOL.close_all()
+    assert (node.home / "stale.txt").read_text() == "ran\n"

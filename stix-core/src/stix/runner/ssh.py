@@ -186,36 +186,26 @@ class SshRunner(Runner):
         timeout: float | None = None,
     ) -> RunResult:
         """Run on the node (see :meth:`Runner.run`); ``input`` may also be raw bytes."""
-        from stix.runner.ssh_exec import CommandTimeout, execute
+        from stix.runner.ssh_exec import CommandTimeout, ConnectionLost, execute
 
         command = remote_command(argv, env)
         shown = argv if isinstance(argv, str) else shlex.join(argv)
         data = input.encode() if isinstance(input, str) else input
         for attempt in (1, 2):
             conn = self.connection()
-            streamed = [False]
-
-            def out(chunk: bytes, _s: list[bool] = streamed) -> None:
-                _s[0] = True
-                assert stream is not None
-                stream(chunk)
-
             try:
-                code, stdout, stderr = execute(
-                    conn.transport, command, data, out if stream else None, timeout
-                )
+                code, stdout, stderr = execute(conn.transport, command, data, stream, timeout)
             except CommandTimeout as exc:
                 raise ClusterError(
                     f"node {self.name}: command timed out after {timeout:g}s: {_short(shown)}"
                 ) from exc
-            except Exception as exc:
-                if not _connection_error(exc):
-                    raise
+            except ConnectionLost as exc:
                 POOL.drop(self.target)
-                if attempt == 1 and not streamed[0]:
-                    continue  # a stale reused connection: reconnect once
+                if attempt == 1 and not exc.started:
+                    continue  # a stale reused connection: the command never ran, so reconnect
                 raise ClusterError(
-                    f"node {self.name}: connection lost while running {_short(shown)}: {exc}"
+                    f"node {self.name}: connection lost while running {_short(shown)}: {exc}",
+                    hint="the command may have partly run; it was not started again",
                 ) from exc
             return RunResult(code, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
         raise AssertionError("unreachable")
@@ -295,12 +285,6 @@ class SshRunner(Runner):
 def _short(text: str, limit: int = 120) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _connection_error(exc: BaseException) -> bool:
-    import paramiko
-
-    return isinstance(exc, (paramiko.SSHException, EOFError, OSError))
 
 
 def node_names(cluster: str, count: int) -> list[str]:
