@@ -69,3 +69,35 @@ def test_check_probes_a_host_whose_shell_greets_on_login(ssh_nodes: Any) -> None
             bashrc.write_bytes(saved)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "hp: 3/3 hosts reachable" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_ssh_up_keeps_a_host_whose_agent_copy_failed_offline(ssh_nodes: Any) -> None:
+    from stix.clouds.ssh import allocation
+
+    _pool(ssh_nodes)
+    node = ssh_nodes.nodes[2]
+    blocker = node.home / ".stix_agent"
+    subprocess.run(["rm", "-rf", str(blocker)], check=True)
+    blocker.write_text("not a folder\n")  # root-owned file: the agent cannot be put there
+    try:
+        proc = _stix("ssh", "up", "--infra", "ssh/hp")
+    finally:
+        blocker.unlink()
+    host_id = node.ip if node.port == 22 else f"{node.ip}:{node.port}"
+    assert proc.returncode != 0
+    assert proc.stdout.count(": up (") == 2, proc.stdout
+    line = next(x for x in proc.stdout.splitlines() if f"hp/{host_id}:" in x)
+    assert "agent copy failed" in line and "unreachable" not in line, line
+    with allocation.locked_state(write=False) as state:
+        assert allocation.key(allocation_host(host_id)) in state["offline"]
+    assert _stix("ssh", "up", "--infra", "hp").returncode == 0
+    with allocation.locked_state(write=False) as state:
+        assert not state["offline"]
+    for n in ssh_nodes.nodes[:3]:
+        subprocess.run(["rm", "-rf", str(n.home / ".stix_agent")], check=True)
+
+
+def allocation_host(host_id: str) -> Any:
+    from stix.clouds.ssh.pools import get_pool
+
+    return next(h for h in get_pool("hp").hosts if h.host_id == host_id)

@@ -37,6 +37,8 @@ def ssh() -> None:
 def up(infra: str | None) -> None:
     """Check every host of the pool, stage the node agent there, and make it allocatable.
 
+    A host that cannot be reached, or where the agent cannot be copied, is left offline.
+
     \b
     Examples:
         stix ssh up
@@ -59,22 +61,30 @@ def up(infra: str | None) -> None:
             try:
                 host_runner(host).put(pyz, f"~/.stix_agent/{pyz.name}")
             except StixError as exc:
-                return exc.message
+                # keep the reason, not the copy command: "node X: <command> failed: <why>"
+                return exc.message.rsplit(" failed: ", 1)[-1]
             return None
 
         staged = dict(zip([h.host_id for h in good], run_parallel(stage, good), strict=True))
-        allocation.set_offline(good, offline=False)
+        ready = [h for h in good if staged[h.host_id] is None]
+        allocation.set_offline(ready, offline=False)
         for host, result in results:
-            if isinstance(result, str) or staged.get(host.host_id):
-                failed += 1
-                why = result if isinstance(result, str) else staged[host.host_id]
-                click.echo(f"  {pool.name}/{host.host_id}: unreachable - {why}")
+            if isinstance(result, str):
+                problem = f"unreachable - {result}"
+            elif staged[host.host_id]:
+                problem = f"agent copy failed - {staged[host.host_id]}"
             else:
                 acc = f", {result['accelerator']}:{result['count']}" if result.get("count") else ""
                 click.echo(
                     f"  {pool.name}/{host.host_id}: up ({result['cpus']:g} CPUs, "
                     f"{result['memory_gib']:g} GiB{acc}, Python {result['python']})"
                 )
+                continue
+            failed += 1
+            # not allocatable until a later `stix ssh up` succeeds (unless a cluster holds it)
+            held = allocation.set_offline([host], offline=True)
+            state = "still held by " + held[0].split(" ", 1)[-1] if held else "offline"
+            click.echo(f"  {pool.name}/{host.host_id}: not up ({state}): {problem}")
     if failed:
         raise StixError(f"{failed} host(s) could not be brought up; see above")
 
