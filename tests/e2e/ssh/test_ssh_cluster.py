@@ -195,6 +195,22 @@ def test_lost_node_fails_the_job_naming_it(env: Env, ssh_nodes: Any) -> None:
     env.harness.start_sshd(victim)
 
 
+def _refreshed_status(env: Env) -> str:
+    rows = json.loads(env.stix("status", "--refresh", "--json", CLUSTER).stdout)
+    return str(next(r["status"] for r in rows if r["name"] == CLUSTER))
+
+
+def test_refresh_notices_an_unreachable_worker(env: Env, ssh_nodes: Any) -> None:
+    assert _refreshed_status(env) == "UP"
+    victim = env.harness.nodes[3]
+    env.harness.stop_sshd(victim)
+    try:
+        assert _refreshed_status(env) == "INIT"
+    finally:
+        env.harness.start_sshd(victim)
+    assert _refreshed_status(env) == "UP"
+
+
 def test_autodown_is_refused_not_silently_ignored(env: Env) -> None:
     proc = env.stix("autostop", "-y", CLUSTER, "-i", "0", "--down", check=False)
     assert proc.returncode != 0

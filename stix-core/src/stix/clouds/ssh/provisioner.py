@@ -81,6 +81,10 @@ except OSError:
 """
 
 
+# Seconds to wait for a host's login and answer in ``query_instances``.
+_PROBE_S = 3.0
+
+
 def _hosts_of(cluster_name_on_cloud: str) -> tuple[dict[str, Any], list[Host]]:
     record = allocation.allocation(cluster_name_on_cloud)
     if record is None:
@@ -207,8 +211,30 @@ class SshProvisioner(Provisioner):
     def query_instances(
         self, cluster_name_on_cloud: str, region: str | None
     ) -> dict[str, str | None]:
+        """Every host is ``UP`` when it answers a quick login, else ``INIT`` (never ``None``).
+
+        Hosts are probed at once with short timeouts so ``status --refresh`` stays fast; an
+        unreachable host is not reported gone, since the machine still belongs to the cluster.
+        """
+        from stix.clouds.ssh.probe import host_runner
+        from stix.runner.base import run_parallel
+        from stix.runner.ssh_keys import known_hosts_file
+
         _, hosts = _hosts_of(cluster_name_on_cloud)
-        return {allocation.key(h): "UP" for h in hosts}
+        known = str(known_hosts_file(cluster_name_on_cloud))
+
+        def state(host: Host) -> str:
+            runner = host_runner(
+                host, cluster=cluster_name_on_cloud, known_hosts=known, connect_timeout=_PROBE_S
+            )
+            try:
+                return "UP" if runner.run("true", timeout=_PROBE_S).ok else "INIT"
+            except StixError:
+                return "INIT"
+
+        return dict(
+            zip([allocation.key(h) for h in hosts], run_parallel(state, hosts), strict=True)
+        )
 
     def stop_instances(self, cluster_name_on_cloud: str, region: str | None) -> None:
         raise StixError("ssh: pool machines cannot be stopped; use `stix down` to release them")
