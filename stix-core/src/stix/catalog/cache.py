@@ -121,6 +121,8 @@ def refresh(
     have = dict(conn.execute("SELECT cloud, signature FROM sources").fetchall())
     if have == wanted:
         return []
+    from stix.catalog.files import reading
+
     conn.execute("BEGIN IMMEDIATE")
     try:
         have = dict(conn.execute("SELECT cloud, signature FROM sources").fetchall())
@@ -131,7 +133,9 @@ def refresh(
         for cloud in changed:
             _drop(conn, cloud)
             if cloud != COMMON_KEY:
-                _load_cloud(conn, cloud, folders[cloud])
+                with reading(cloud):  # a concurrent install swaps the folder
+                    wanted[cloud] = _signature(folders[cloud], _CLOUD_FILES)
+                    _load_cloud(conn, cloud, folders[cloud])
             conn.execute(
                 "INSERT INTO sources VALUES (?, ?, ?)",
                 (cloud, str(folders.get(cloud, common)), wanted[cloud]),

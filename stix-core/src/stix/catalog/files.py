@@ -8,13 +8,15 @@ files from an imported SkyPilot tree (``common/metadata.csv``) go to
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +50,10 @@ def installed() -> dict[str, Path]:
     return {
         e.name: Path(e.path)
         for e in entries
-        if e.is_dir() and e.name != COMMON and os.path.isfile(os.path.join(e.path, "vms.csv"))
+        if e.is_dir()
+        and e.name != COMMON
+        and not e.name.startswith(".")
+        and os.path.isfile(os.path.join(e.path, "vms.csv"))
     }
 
 
@@ -144,8 +149,102 @@ def _write_meta(folder: Path, source: str) -> None:
     (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
+STALE_TEMP_SECONDS = 600.0
+
+
+@contextmanager
+def _cloud_lock(cloud: str, *, shared: bool = False) -> Iterator[None]:
+    """Hold ``catalogs/.<cloud>.lock``: exclusive to install, shared to read a folder."""
+    root = catalogs_dir()
+    if shared and not root.is_dir():
+        yield
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / f".{cloud}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def reading(cloud: str) -> AbstractContextManager[None]:
+    """Keep ``cloud``'s catalog folder from being swapped while it is read."""
+    return _cloud_lock(cloud, shared=True)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two folders in one step (Linux ``renameat2``); ``False`` where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import errno
+
+    try:
+        call = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    done = call(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(second))
+
+
+def _newest_mtime(folder: Path) -> float:
+    newest = folder.stat().st_mtime
+    for entry in os.scandir(folder):
+        try:
+            newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
+        except OSError:
+            continue
+    return newest
+
+
+def _clean_stale(cloud: str, now: float | None = None) -> None:
+    """Remove ``.<cloud>.old-*`` / ``.<cloud>.new-*`` folders left by runs that were killed.
+
+    Only folders untouched for :data:`STALE_TEMP_SECONDS` go, so the staging folder of
+    an update still running in another process is left alone.
+    """
+    now = time.time() if now is None else now
+    try:
+        entries = list(os.scandir(catalogs_dir()))
+    except OSError:
+        return
+    prefixes = (f".{cloud}.old-", f".{cloud}.new-")
+    for entry in entries:
+        if not entry.name.startswith(prefixes) or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            if now - _newest_mtime(Path(entry.path)) < STALE_TEMP_SECONDS:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _not_installed(cloud: str, dest: Path, exc: OSError) -> CatalogError:
+    reason = exc.strerror or type(exc).__name__
+    return CatalogError(
+        f"catalog for {cloud!r}: could not install it in {dest} ({reason}); "
+        "the previous catalog was kept",
+        hint="check the permissions and free space of $STIX_HOME/catalogs",
+    )
+
+
 def _install(staging: Path, cloud: str, source: str) -> Path:
-    """Move a filled staging folder into place atomically (replacing the old catalog)."""
+    """Move a filled staging folder into place, replacing the old catalog.
+
+    Installs of one cloud are serialised by a lock file; if the new folder cannot be
+    moved in, the old catalog is put back and a :class:`CatalogError` is raised.
+    """
     if not (staging / "vms.csv").is_file():
         raise CatalogError(f"catalog for {cloud!r} has no vms.csv", hint="check the source folder")
     from stix.catalog.rows import read_vms
@@ -153,18 +252,42 @@ def _install(staging: Path, cloud: str, source: str) -> Path:
     read_vms(staging / "vms.csv")  # validates the columns before replacing anything
     _write_meta(staging, source)
     dest = cloud_dir(cloud)
-    old = dest.with_name(f".{cloud}.old-{os.getpid()}")
-    if dest.exists():
-        dest.rename(old)
-    staging.rename(dest)
-    shutil.rmtree(old, ignore_errors=True)
+    with _cloud_lock(cloud):
+        try:
+            if dest.is_dir() and _exchange(staging, dest):
+                return dest  # ``staging`` now holds the old catalog; the caller removes it
+        except OSError as exc:
+            raise _not_installed(cloud, dest, exc) from None
+        old = Path(tempfile.mkdtemp(prefix=f".{cloud}.old-", dir=dest.parent))
+        moved_aside = False
+        try:
+            if dest.exists():
+                os.rename(dest, old / cloud)
+                moved_aside = True
+            os.rename(staging, dest)
+        except OSError as exc:
+            if moved_aside and not dest.exists():
+                try:
+                    os.rename(old / cloud, dest)
+                except OSError:
+                    pass
+            if not (old / cloud).exists():
+                shutil.rmtree(old, ignore_errors=True)
+            raise _not_installed(cloud, dest, exc) from None
+        shutil.rmtree(old, ignore_errors=True)
     return dest
 
 
 def _staging(cloud: str) -> Path:
     root = catalogs_dir()
     root.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{cloud}.new-", dir=root))
+    _clean_stale(cloud)
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{cloud}.new-", dir=root))
+    except OSError as exc:
+        raise CatalogError(
+            f"catalog for {cloud!r}: cannot write in {root} ({exc.strerror})"
+        ) from None
 
 
 def import_skypilot(source: Path, cloud: str | None = None) -> dict[str, Path]:
@@ -202,7 +325,12 @@ def import_skypilot(source: Path, cloud: str | None = None) -> dict[str, Path]:
         try:
             for fname in CATALOG_FILES:
                 if (folder / fname).is_file():
-                    shutil.copyfile(folder / fname, staging / fname)
+                    try:
+                        shutil.copyfile(folder / fname, staging / fname)
+                    except OSError as exc:
+                        raise CatalogError(
+                            f"catalog import: cannot copy {folder / fname} ({exc.strerror})"
+                        ) from None
             done[name] = _install(staging, name, f"import:{folder.resolve()}")
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -238,6 +366,7 @@ __all__ = [
     "import_skypilot",
     "installed",
     "read_meta",
+    "reading",
     "seed_folders",
     "stale_hours",
     "update",
