@@ -183,35 +183,39 @@ def autostop(
 
     if idle_minutes is not None and idle_minutes < 0:
         cancel = True
-    store = _store()
-    record = require_up(cluster_name, store)
-    if not cancel and record.cloud:
-        from stix.plugins import get_registry
+    with cluster_lock(cluster_name):  # re-entrant: launch/start may hold it
+        store = _store()
+        record = require_up(cluster_name, store)
+        if not cancel and record.cloud:
+            from stix.plugins import get_registry
 
-        features = get_registry().cloud(record.cloud).features
-        if down and "autodown" not in features:
+            features = get_registry().cloud(record.cloud).features
+            if down and "autodown" not in features:
+                raise ClusterError(
+                    f"cluster {cluster_name!r}: {record.cloud} clusters cannot tear themselves down",
+                    hint=f"run stix down {cluster_name} when done",
+                )
+            if not down and "autostop" not in features:
+                raise ClusterError(
+                    f"cluster {cluster_name!r}: {record.cloud} supports only autodown",
+                    hint="add --down",
+                )
+        agent = client(ClusterHandle.from_dict(record.handle or {}))
+        if cancel:
+            agent.call("set-autostop", "--cancel")
+            minutes: float = -1
+        else:
+            minutes = float(5 if idle_minutes is None else idle_minutes)
+            args = ["set-autostop", "--idle-seconds", str(minutes * 60)]
+            agent.call(*args, *(["--down"] if down else []))
+        new = store.update(
+            cluster_name, autostop_minutes=minutes, autostop_down=bool(down and not cancel)
+        )
+        if new is None:  # removed by a teardown that did not go through this lock
             raise ClusterError(
-                f"cluster {cluster_name!r}: {record.cloud} clusters cannot tear themselves down",
-                hint=f"run stix down {cluster_name} when done",
+                f"cluster {cluster_name!r} no longer exists", hint="see: stix status"
             )
-        if not down and "autostop" not in features:
-            raise ClusterError(
-                f"cluster {cluster_name!r}: {record.cloud} supports only autodown",
-                hint="add --down",
-            )
-    agent = client(ClusterHandle.from_dict(record.handle or {}))
-    if cancel:
-        agent.call("set-autostop", "--cancel")
-        minutes: float = -1
-    else:
-        minutes = float(5 if idle_minutes is None else idle_minutes)
-        args = ["set-autostop", "--idle-seconds", str(minutes * 60)]
-        agent.call(*args, *(["--down"] if down else []))
-    new = store.update(
-        cluster_name, autostop_minutes=minutes, autostop_down=bool(down and not cancel)
-    )
-    assert new is not None
-    return new
+        return new
 
 
 def cost_report(days: float | None = 30) -> list[dict[str, Any]]:

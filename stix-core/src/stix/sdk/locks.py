@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,16 +24,42 @@ def check_name(name: str) -> str:
     return name
 
 
+_held = threading.local()
+
+
+def _depths() -> dict[str, int]:
+    depths: dict[str, int] | None = getattr(_held, "depths", None)
+    if depths is None:
+        depths = _held.depths = {}
+    return depths
+
+
 @contextmanager
 def cluster_lock(name: str) -> Iterator[None]:
-    """Hold the exclusive lock of cluster ``name`` (waits for other holders)."""
+    """Hold the exclusive lock of cluster ``name`` (waits for other holders).
+
+    Re-entrant within one thread: a function that takes the lock can be called by
+    one that already holds it without waiting on itself.
+    """
     from stix.config import stix_home
 
+    depths = _depths()
+    if depths.get(name):
+        depths[name] += 1
+        try:
+            yield
+        finally:
+            depths[name] -= 1
+        return
     folder = stix_home() / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        depths[name] = 1
+        try:
+            yield
+        finally:
+            depths.pop(name, None)
     finally:
         os.close(fd)
