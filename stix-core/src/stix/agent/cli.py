@@ -1,7 +1,8 @@
 """The agent's command line: ``python3 agent.pyz <subcommand> ...``, JSON replies on stdout.
 
 Subcommands: init, start-daemon, daemon, submit, queue, status, cancel, logs,
-set-autostop, get-autostop, health, shutdown. Errors print ``{"error": ...}`` and exit 2.
+set-autostop, get-autostop, health, shutdown. Errors print
+``{"error": message, "kind": "job" | "cluster"}`` and exit 2.
 """
 
 from __future__ import annotations
@@ -16,9 +17,20 @@ from typing import Any, Dict, List, Optional
 
 from . import PROTOCOL_VERSION, db, nodes, scheduler, secrets, states, wake
 
+JOB = "job"
+CLUSTER = "cluster"
+
 
 class AgentError(Exception):
-    """A request the agent refuses; reported as ``{"error": message}``."""
+    """A request the agent refuses; reported as ``{"error": message, "kind": kind}``.
+
+    ``kind`` is ``"job"`` when the request names a job that is missing or cannot run,
+    ``"cluster"`` for anything else; the client maps it to its error classes.
+    """
+
+    def __init__(self, message: str, kind: str = CLUSTER) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def _self_argv() -> List[str]:
@@ -100,7 +112,8 @@ def submit_specs(home: str, specs: List[Dict[str, Any]]) -> List[int]:
                     float(head["cpus"]),
                     float(head.get("gpus", len(head.get("gpu_ids") or []))),
                     float(head.get("memory") or 0),
-                )
+                ),
+                JOB,
             )
         spec = dict(spec)
         hidden = spec.pop("secrets", None) or {}
@@ -213,7 +226,7 @@ def cancel_jobs(home: str, job_ids: List[int], all_jobs: bool = False) -> List[i
     for job_id in sorted(set(job_ids)):
         row = db.job_row(conn, job_id)
         if row is None:
-            raise AgentError("job %d does not exist" % job_id)
+            raise AgentError("job %d does not exist" % job_id, JOB)
         if db.set_status(conn, job_id, states.CANCELLED):
             done.append(job_id)
             victims.append(job_id)
@@ -247,7 +260,7 @@ def _any_alive(conn: Any, job_ids: List[int]) -> bool:
 
 def cmd_cancel(home: str, args: argparse.Namespace) -> Dict[str, Any]:
     if not args.job_ids and not args.all:
-        raise AgentError("name job ids to cancel, or pass --all")
+        raise AgentError("name job ids to cancel, or pass --all", JOB)
     return {"cancelled": cancel_jobs(home, args.job_ids, args.all)}
 
 
@@ -374,10 +387,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         result = _HANDLERS[args.command](home, args)
     except AgentError as exc:
-        _out({"error": str(exc)})
+        _out({"error": str(exc), "kind": exc.kind})
         return 2
     except FileNotFoundError as exc:
-        _out({"error": "agent not initialised on this node (%s)" % exc.filename})
+        _out({"error": "agent not initialised on this node (%s)" % exc.filename, "kind": CLUSTER})
         return 2
     if result is not None:
         _out(result)

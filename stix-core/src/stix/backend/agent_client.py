@@ -34,18 +34,9 @@ class AgentClient:
         """Run one subcommand and return its JSON reply."""
         data = None if stdin is None else json.dumps(stdin)
         result = self.runner.run(self._argv(*args), input=data)
-        text = result.stdout.strip().splitlines()
-        reply = None
-        if text:
-            try:
-                reply = json.loads(text[-1])
-            except ValueError:
-                reply = None
+        reply = _last_reply(result.stdout)
         if isinstance(reply, dict) and "error" in reply:
-            message = str(reply["error"])
-            if "does not exist" in message or "job" in message:
-                raise JobError(f"cluster {self.cluster}: {message}")
-            raise ClusterError(f"cluster {self.cluster}: {message}")
+            raise self._refused(reply)
         if result.returncode != 0 or reply is None:
             detail = (result.stderr or result.stdout).strip().splitlines()
             last = detail[-1] if detail else f"exit code {result.returncode}"
@@ -54,6 +45,13 @@ class AgentClient:
                 hint=f"stix status --refresh {self.cluster}",
             )
         return reply
+
+    def _refused(self, reply: dict[str, Any]) -> ClusterError | JobError:
+        """The error for an agent's ``{"error": ..., "kind": ...}`` reply."""
+        message = f"cluster {self.cluster}: {reply['error']}"
+        if reply.get("kind") == "job":
+            return JobError(message)
+        return ClusterError(message)
 
     def submit(self, specs: list[dict[str, Any]]) -> list[int]:
         """Queue jobs; return their ids."""
@@ -64,21 +62,25 @@ class AgentClient:
     ) -> tuple[int, str | None]:
         """Queue one job and stream its log until it ends; return (job id, final status)."""
         write = write or _stdout
-        state: dict[str, Any] = {"buf": b"", "job_id": None}
+        state: dict[str, Any] = {"buf": b"", "job_id": None, "skipped": []}
 
         def on_chunk(chunk: bytes) -> None:
             if state["job_id"] is None:
                 state["buf"] += chunk
-                if b"\n" not in state["buf"]:
+                # Lines before the reply (a login banner, say) are not the agent's: skip them.
+                while state["job_id"] is None and b"\n" in state["buf"]:
+                    first, state["buf"] = state["buf"].split(b"\n", 1)
+                    reply = _reply_line(first)
+                    if reply is None or not ("error" in reply or "job_ids" in reply):
+                        state["skipped"] = [*state["skipped"][-9:], first]
+                    elif "error" in reply:
+                        state["error"] = reply
+                        state["job_id"] = -1
+                    else:
+                        state["job_id"] = reply["job_ids"][0]
+                if state["job_id"] is None:
                     return
-                first, rest = state["buf"].split(b"\n", 1)
-                reply = json.loads(first)
-                if "error" in reply:
-                    state["error"] = reply["error"]
-                    state["job_id"] = -1
-                    return
-                state["job_id"] = reply["job_ids"][0]
-                chunk = rest
+                chunk, state["buf"] = state["buf"], b""
             if chunk and state["job_id"] != -1:
                 write(chunk)
 
@@ -86,9 +88,17 @@ class AgentClient:
             self._argv("submit", "--follow"), input=json.dumps({"jobs": [spec]}), stream=on_chunk
         )
         if state.get("error"):
-            raise ClusterError(f"cluster {self.cluster}: {state['error']}")
+            raise self._refused(state["error"])
         if state["job_id"] is None:
-            raise ClusterError(f"cluster {self.cluster}: submit failed: {result.stderr.strip()}")
+            lines = [*state["skipped"], state["buf"]]
+            output = [b.decode(errors="replace").strip() for b in lines]
+            detail = result.stderr.strip().splitlines() or [o for o in output if o]
+            last = detail[-1] if detail else f"exit code {result.returncode}"
+            node = getattr(self.runner, "name", None) or "the head node"
+            raise ClusterError(
+                f"cluster {self.cluster}: submit on node {node} gave no agent reply: {last}",
+                hint=f"stix status --refresh {self.cluster}",
+            )
         return int(state["job_id"]), _final_status(result.stderr)
 
     def follow(
@@ -112,6 +122,27 @@ class AgentClient:
         if mark is None:
             raise ClusterError(f"cluster {self.cluster}: cannot read logs: {result.stderr.strip()}")
         return mark.get("job_id"), mark.get("status")
+
+
+def _reply_line(line: bytes | str) -> dict[str, Any] | None:
+    """The agent's JSON reply on ``line``, or ``None`` when the line is something else."""
+    text = line.strip()
+    if not text.startswith(b"{" if isinstance(text, bytes) else "{"):
+        return None
+    try:
+        reply = json.loads(text)
+    except ValueError:
+        return None
+    return reply if isinstance(reply, dict) else None
+
+
+def _last_reply(stdout: str) -> dict[str, Any] | None:
+    """The last JSON reply in ``stdout`` (lines around it that are not JSON are ignored)."""
+    for line in reversed(stdout.strip().splitlines()):
+        reply = _reply_line(line)
+        if reply is not None:
+            return reply
+    return None
 
 
 def _stdout(chunk: bytes) -> None:
