@@ -126,8 +126,8 @@ class AgentClient:
 
 def _reply_line(line: bytes | str) -> dict[str, Any] | None:
     """The agent's JSON reply on ``line``, or ``None`` when the line is something else."""
-    text = line.strip()
-    if not text.startswith(b"{" if isinstance(text, bytes) else "{"):
+    text = (line.decode(errors="replace") if isinstance(line, bytes) else line).strip()
+    if not text.startswith("{"):
         return None
     try:
         reply = json.loads(text)
