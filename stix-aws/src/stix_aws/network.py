@@ -63,10 +63,16 @@ def subnet_id(ec2: Any, vpc: str, zone: str) -> str:
     return str(subnets[0]["SubnetId"])
 
 
-def find_security_group(ec2: Any, cluster_name_on_cloud: str) -> str | None:
-    """The id of the cluster's security group, or ``None``."""
+def find_security_group(ec2: Any, cluster_name_on_cloud: str, vpc: str) -> str | None:
+    """The id of the cluster's security group in ``vpc``, or ``None``.
+
+    Group names are unique per VPC only: a same-named group elsewhere is not ours.
+    """
     groups = ec2.describe_security_groups(
-        Filters=[{"Name": "group-name", "Values": [resource_name(cluster_name_on_cloud)]}]
+        Filters=[
+            {"Name": "group-name", "Values": [resource_name(cluster_name_on_cloud)]},
+            {"Name": "vpc-id", "Values": [vpc]},
+        ]
     )["SecurityGroups"]
     return str(groups[0]["GroupId"]) if groups else None
 
@@ -94,7 +100,7 @@ def ensure_security_group(
     ec2: Any, cluster_name_on_cloud: str, vpc: str, ports: tuple[str, ...] = ()
 ) -> str:
     """Create (or find) the cluster's security group and make sure its rules are there."""
-    group = find_security_group(ec2, cluster_name_on_cloud)
+    group = find_security_group(ec2, cluster_name_on_cloud, vpc)
     name = resource_name(cluster_name_on_cloud)
     if group is None:
         try:
@@ -112,8 +118,11 @@ def ensure_security_group(
         except Exception as exc:
             if error_code(exc) != "InvalidGroup.Duplicate":
                 raise
-            group = find_security_group(ec2, cluster_name_on_cloud)
-            assert group is not None
+            group = find_security_group(ec2, cluster_name_on_cloud, vpc)
+            if group is None:
+                raise ProvisionError(
+                    f"aws: security group {name} exists but not in VPC {vpc}", scope="region"
+                ) from None
     internal = {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group}]}
     wanted = [_permission(SSH_PORT, SSH_PORT), internal]
     wanted += [_permission(*parse_port(p)) for p in ports]
@@ -137,13 +146,13 @@ def open_port_ranges(ec2: Any, group: str) -> list[tuple[int, int]]:
 
 
 def delete_security_group(
-    ec2: Any, cluster_name_on_cloud: str, timeout: float = DELETE_TIMEOUT
+    ec2: Any, cluster_name_on_cloud: str, vpc: str, timeout: float = DELETE_TIMEOUT
 ) -> None:
-    """Delete the cluster's security group; waits while terminating nodes still use it."""
+    """Delete the cluster's security group in ``vpc``; waits while terminating nodes use it."""
     deadline = time.monotonic() + timeout
     delay = 0.5
     while True:
-        group = find_security_group(ec2, cluster_name_on_cloud)
+        group = find_security_group(ec2, cluster_name_on_cloud, vpc)
         if group is None:
             return
         try:

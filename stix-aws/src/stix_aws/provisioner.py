@@ -50,6 +50,30 @@ def _setting(config: ProvisionConfig | None, key: str, default: Any = None) -> A
     return load_config().get(f"aws.{key}", default)
 
 
+def _configured_vpc(config: ProvisionConfig | None, region: str) -> str | None:
+    """The VPC set in the provider config or ``aws.vpc_id`` (a string or ``{region: id}``)."""
+    wanted = (config.provider_config.get("vpc_id") if config else None) or _setting(
+        config, "vpc_id"
+    )
+    if isinstance(wanted, dict):
+        wanted = wanted.get(region)
+    return str(wanted) if wanted else None
+
+
+def _cluster_vpc(ec2: Any, region: str, found: list[dict[str, Any]]) -> str | None:
+    """The VPC of the cluster's nodes; else the configured or default VPC (``None``: none)."""
+    for instance in found:
+        if instance.get("VpcId"):
+            return str(instance["VpcId"])
+    wanted = _configured_vpc(None, region)
+    if wanted:
+        return wanted
+    try:
+        return network.vpc_id(ec2, {}, region)
+    except ProvisionError:
+        return None  # no default VPC, so no group of ours can be there
+
+
 def _guard(what: str, call: Callable[[], Any]) -> Any:
     try:
         return call()
@@ -93,11 +117,9 @@ class AwsProvisioner(Provisioner):
             from stix.runner.ssh_keys import cluster_public_key
 
             provider = dict(config.provider_config)
-            wanted = provider.get("vpc_id") or _setting(config, "vpc_id")
-            if isinstance(wanted, dict):  # {region: vpc id}
-                wanted = wanted.get(region)
+            wanted = _configured_vpc(config, region)
             if wanted:
-                provider["vpc_id"] = str(wanted)
+                provider["vpc_id"] = wanted
             vpc = network.vpc_id(ec2, provider, region)
             provider["vpc_id"] = vpc
             provider["security_group_id"] = network.ensure_security_group(ec2, name, vpc, ports)
@@ -469,11 +491,13 @@ class AwsProvisioner(Provisioner):
         """Terminate every node, then delete the cluster's security group and key pair."""
         ec2 = client("ec2", _region(region))
         found = _guard("down", lambda: nodes.describe(ec2, cluster_name_on_cloud))
+        vpc = _guard("down", lambda: _cluster_vpc(ec2, _region(region), found))
         ids = [i["InstanceId"] for i in found]
         if ids:
             _guard("down", lambda: ec2.terminate_instances(InstanceIds=ids))
             _guard("down", lambda: self._wait(ec2, cluster_name_on_cloud, {"terminated"}))
-        _guard("down", lambda: network.delete_security_group(ec2, cluster_name_on_cloud))
+        if vpc is not None:
+            _guard("down", lambda: network.delete_security_group(ec2, cluster_name_on_cloud, vpc))
         _guard("down", lambda: network.delete_key_pair(ec2, cluster_name_on_cloud))
         from stix.runner.ssh_keys import remove_cluster_files
 
@@ -484,7 +508,13 @@ class AwsProvisioner(Provisioner):
     ) -> None:
         """Allow TCP ``ports`` from anywhere on the cluster's security group."""
         ec2 = client("ec2", _region(region))
-        group = _guard("ports", lambda: network.find_security_group(ec2, cluster_name_on_cloud))
+        found = _guard("ports", lambda: nodes.describe(ec2, cluster_name_on_cloud))
+        vpc = _guard("ports", lambda: _cluster_vpc(ec2, _region(region), found))
+        group = (
+            _guard("ports", lambda: network.find_security_group(ec2, cluster_name_on_cloud, vpc))
+            if vpc is not None
+            else None
+        )
         if group is None:
             raise ClusterError(f"aws: cluster {cluster_name_on_cloud} has no security group")
         _guard("ports", lambda: network.open_ports(ec2, group, ports))
