@@ -15,6 +15,10 @@ import yaml
 pytestmark = pytest.mark.e2e
 
 
+# Folders of STIX itself on a node; `down` removes them whoever made them.
+STIX_OWNED = {".stix_agent", ".stix_cluster", "sky_workdir", "sky_logs"}
+
+
 def _stix(*args: str) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(["stix", *args], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"stix {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
@@ -64,6 +68,9 @@ def test_down_removes_what_file_mounts_created_and_nothing_else(
         assert not (node.home / "mounts").exists()
         assert not (mine / "added").exists()
         assert (mine / "mine.txt").read_text() == "keep me"
-        assert sorted(p.name for p in node.home.iterdir()) == sorted([*before, "existing"])
+        after = sorted(p.name for p in node.home.iterdir())
+        assert not set(after) & STIX_OWNED  # down removes STIX's own folders...
+        # ...and nothing else: what other tests left on this shared node is untouched
+        assert after == sorted({*before, "existing"} - STIX_OWNED)
     finally:
         subprocess.run(["rm", "-rf", str(absolute), str(mine)], check=False)
