@@ -15,6 +15,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from stix.agent import procs
 from stix.runner.local import NODE_MARKER
 
 
@@ -86,16 +87,5 @@ def kill_node(node: Path, grace: float = 1.0) -> None:
             except (ProcessLookupError, PermissionError):
                 pass
         deadline = time.time() + wait
-        while time.time() < deadline and _alive(pids):
+        while time.time() < deadline and any(procs.alive(pid) for pid in pids):
             time.sleep(0.05)
-
-
-def _alive(pids: list[int]) -> bool:
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                if fh.read().rsplit(")", 1)[-1].split()[0] not in ("Z", "X"):
-                    return True
-        except OSError:
-            continue
-    return False
