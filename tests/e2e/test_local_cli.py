@@ -7,25 +7,13 @@ import re
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
+from stix.testing.processes import pid_alive
 
 from .conftest import REPO, marked_pids, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def test_launch_exec_queue_logs_down(stix):
@@ -73,9 +61,9 @@ def test_cancel_kills_the_running_job(stix):
     wait_for(lambda: (home / "child").exists() and (home / "shell").exists(), what="job start")
     time.sleep(0.1)
     pids = [int((home / n).read_text()) for n in ("child", "shell")]
-    assert all(_alive(p) for p in pids)
+    assert all(pid_alive(p) for p in pids)
     stix("cancel", "c1", "1")
-    wait_for(lambda: not any(_alive(p) for p in pids), timeout=10, what="job processes to die")
+    wait_for(lambda: not any(pid_alive(p) for p in pids), timeout=10, what="job processes to die")
     assert stix.jobs("c1")[1]["status"] == "CANCELLED"
 
 
@@ -312,7 +300,7 @@ def test_autostop_command_down_cancel_and_agent_restart(stix):
         next((stix.home / "local").glob("ar-*/node-0/home/.stix_agent/daemon.pid")).read_text()
     )
     os.kill(daemon_pid, signal.SIGKILL)
-    wait_for(lambda: not _alive(daemon_pid), what="agent to die")
+    wait_for(lambda: not pid_alive(daemon_pid), what="agent to die")
     assert stix.status("ar") == "UP"
     assert stix.json("status", "--refresh", "ar")[0]["status"] == "INIT"  # agent gone
     stix("start", "-y", "ar")  # restarts the agent; the setting was kept on the node

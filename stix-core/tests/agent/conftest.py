@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from stix.agent import build_zipapp
+from stix.testing.processes import pid_alive as pid_alive_check
 
 
 @pytest.fixture(scope="session")
@@ -124,19 +125,7 @@ def make_cluster(tmp_path: Path, agent_pyz: Path):
         cluster.close()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 @pytest.fixture
 def pid_alive():
     """A function telling whether a pid is a live (non-zombie) process."""
-    return _pid_alive
+    return pid_alive_check
