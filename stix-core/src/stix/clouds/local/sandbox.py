@@ -80,7 +80,12 @@ def kill_node(node: Path, grace: float = 1.0) -> None:
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0), (signal.SIGKILL, 2.0)):
         pids = node_pids(node)
         if not pids:
-            return
+            # A process in the middle of exec shows an empty environ for a moment:
+            # only a second empty scan means the node has no process left.
+            time.sleep(0.05)
+            pids = node_pids(node)
+            if not pids:
+                return
         for pid in pids:
             try:
                 os.kill(pid, sig)
