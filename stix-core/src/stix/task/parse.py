@@ -348,9 +348,9 @@ def check_service_rules(task: Task) -> None:
         raise Invalid("a task cannot have both 'service' and 'pool'", ("pool",))
     if task.service is None:
         return
+    # Candidates may mix spot and on-demand (SkyPilot loads such services); which one a
+    # replica gets is the serving layer's policy, not a load-time rule.
     spots = {bool(r.use_spot) for r in task.resources}
-    if len(spots) > 1:
-        raise Invalid("a service's resources must be all spot or all on-demand", ("resources",))
     for r in task.resources:
         if r.job_recovery is not None:
             raise Invalid("job_recovery is not allowed for services", ("resources", "job_recovery"))
@@ -360,7 +360,7 @@ def check_service_rules(task: Task) -> None:
         or policy.dynamic_ondemand_fallback is not None
         or policy.spot_placer is not None
     )
-    if needs_spot and spots != {True}:
+    if needs_spot and True not in spots:
         raise Invalid(
             "on-demand fallback and spot_placer need 'use_spot: true' in resources",
             ("service", "replica_policy"),
