@@ -205,3 +205,33 @@ def test_billion_laughs_stays_small(stix_home: Path, tmp_path: Path) -> None:
     code, peak_kib = map(int, proc.stdout.split())
     assert code == 1
     assert peak_kib < 200 * 1024
+
+
+def test_a_known_cloud_without_its_plugin_keeps_the_install_hint(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.yaml").write_text("resources:\n  cloud: gcp\nrun: echo\n")
+    assert cli("validate", "t.yaml").exit_code == 0  # a SkyPilot cloud is a valid name
+    result = cli("launch", "--dryrun", "t.yaml")
+    check_one_error(result.exit_code, result.stderr, ("gcp",), 1)
+    assert "pip install stix-gcp" in result.stderr
+
+
+def test_a_cloud_known_only_by_its_imported_catalog_is_a_valid_name(
+    cli, stix_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "cat" / "mycloud"
+    folder.mkdir(parents=True)
+    (folder / "vms.csv").write_text(
+        "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,"
+        "SpotPrice,Region,AvailabilityZone\nm1,,,4,16,,0.1,,r1,\n"
+    )
+    assert cli("catalog", "import", "--format", "skypilot", str(folder)).exit_code == 0
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.yaml").write_text("resources:\n  infra: mycloud/r1\nrun: echo\n")
+    result = cli("validate", "t.yaml")
+    assert result.exit_code == 0, result.stderr
+    (tmp_path / "t.yaml").write_text("resources:\n  infra: mycloude/r1\nrun: echo\n")
+    result = cli("validate", "t.yaml")
+    check_one_error(result.exit_code, result.stderr, ("did you mean mycloud",), 1)
