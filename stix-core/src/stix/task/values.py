@@ -28,6 +28,7 @@ MAX_ACCELERATORS = 1024  # per node; counts below 1 are fractions of one device
 _MEMORY_FORM = re.compile(r"^[0-9]+(?:\.[0-9]+)?\s*[kmgtp]?i?b?\+?$", re.IGNORECASE)
 _SIZE_RE = re.compile(rf"^{_NUMBER}\s*([a-z]*)$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION_SECONDS = 10 * 366 * 86400
 
 
 def fmt_number(value: float) -> str:
@@ -129,15 +130,24 @@ def parse_duration_minutes(value: Any, field: str) -> int:
 
 
 def _parse_duration(value: Any, field: str, default_unit: str) -> int:
+    seconds = _duration_seconds(value, field, default_unit)
+    if seconds > MAX_DURATION_SECONDS:
+        raise Invalid(f"{field} must be at most ten years, got {brief(value)}")
+    return seconds
+
+
+def _duration_seconds(value: Any, field: str, default_unit: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
-            raise Invalid(f"{field} must be >= 0, got {value}")
+            raise Invalid(f"{field} must be >= 0, got {brief(value)}")
         return value * _DURATION_UNITS[default_unit]
     if not isinstance(value, str):
         raise Invalid(f"{field} must be a number or a duration like '30m', got {type_name(value)}")
-    match = re.match(r"^([0-9]+)\s*([smhdw]?)$", value.strip().lower())
+    match = re.match(r"^([0-9]{1,12})\s*([smhdw]?)$", value.strip().lower())
     if not match:
-        raise Invalid(f"invalid {field} {value!r}; use e.g. 30, '30s', '5m', '2h', '1d' or '1w'")
+        raise Invalid(
+            f"invalid {field} {brief(value)}; use e.g. 30, '30s', '5m', '2h', '1d' or '1w'"
+        )
     unit = match.group(2) or default_unit
     return int(match.group(1)) * _DURATION_UNITS[unit]
 
@@ -241,7 +251,9 @@ def parse_ports(value: Any) -> tuple[str, ...] | None:
             piece = piece.strip()
             match = re.match(r"^([0-9]+)(?:\s*-\s*([0-9]+))?$", piece)
             if not match:
-                raise Invalid(f"invalid port {piece!r}; use 8080, '8000-8010' or a list")
+                raise Invalid(f"invalid port {brief(piece)}; use 8080, '8000-8010' or a list")
+            if max(len(g or "") for g in match.groups()) > 5:
+                raise Invalid(f"port {brief(piece)} is outside 1-65535")
             low = int(match.group(1))
             high = int(match.group(2)) if match.group(2) else low
             ranges.append(_port_range(low, high, piece))
