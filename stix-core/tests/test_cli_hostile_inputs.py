@@ -81,6 +81,7 @@ CASES: list[tuple[str, list[str], dict[str, Any], tuple[str, ...], int]] = [
     ("allowed-clouds-typo", ["launch", "--dryrun", "echo"], {"@config": "allowed_clouds: [awss]\n"}, ("allowed_clouds", "did you mean aws"), 1),
     ("config-garbage", ["launch", "--dryrun", "--config", "garbage", "echo"], {}, ("--config", "garbage"), 1),
     ("config-flag-value", ["launch", "--dryrun", "--config", "allowed_clouds=5", "echo"], {}, ("allowed_clouds",), 1),
+    ("exec-config-garbage", ["exec", "--config", "garbage", "c", "echo"], {}, ("--config", "garbage"), 1),
     ("empty-entrypoint", ["launch", "-y", ""], {}, ("ENTRYPOINT",), 1),
     # -- bounded reading (item 10)
     ("laughs", ["validate", "--json", "t.yaml"], _task(_LAUGHS), ("aliases",), 1),
@@ -239,3 +240,12 @@ def test_a_cloud_known_only_by_its_imported_catalog_is_a_valid_name(
     (tmp_path / "t.yaml").write_text("resources:\n  infra: mycloude/r1\nrun: echo\n")
     result = cli("validate", "t.yaml")
     check_one_error(result.exit_code, result.stderr, ("did you mean mycloud",), 1)
+
+
+def test_config_flag_is_applied_to_its_own_run_only(cli) -> None:
+    pinned = cli("launch", "--dryrun", "--json", "--config", "allowed_clouds=[aws]", "echo")
+    assert pinned.exit_code == 0, pinned.stderr
+    assert '"local"' not in pinned.stdout and '"aws"' in pinned.stdout
+    free = cli("launch", "--dryrun", "--json", "echo")
+    assert free.exit_code == 0, free.stderr
+    assert '"local"' in free.stdout

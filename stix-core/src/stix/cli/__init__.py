@@ -150,9 +150,9 @@ def _print_help(args: tuple[str, ...]) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: run the CLI and turn errors into one readable line."""
     args = tuple(sys.argv[1:] if argv is None else argv)
-    from stix.config import use_cli_overrides
-
-    use_cli_overrides(())  # --config of an earlier in-process run must not carry over
+    config = sys.modules.get("stix.config")  # not imported yet: nothing to reset
+    if config is not None:
+        config.use_cli_overrides(())  # --config of an earlier in-process run must not carry over
     try:
         if args in (("--help",), ("-h",), ()) and "_STIX_COMPLETE" not in os.environ:
             _print_help(args)
