@@ -156,7 +156,7 @@ def _finite_number(value: Any, minimum: float) -> bool:
     )
 
 
-# dotted key -> (test, what the value must be); keys STIX itself reads
+# Numeric keys STIX itself reads: dotted key -> (smallest value, what the value must be).
 _NUMBERS = {
     "local.preempt_after_seconds": (0.0, "a number of seconds >= 0"),
     "local.max_nodes": (1.0, "an integer >= 1"),
@@ -169,12 +169,14 @@ def check_layer(data: Mapping[str, Any], source: str) -> None:
 
     :raises stix.errors.ConfigError: a value has the wrong type or range.
     """
+    from stix.task.values import brief
+
     layer = Config(dict(data))
     allowed = layer.get("allowed_clouds")
     if allowed is not None:
         if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
             raise ConfigError(
-                f"{source}: allowed_clouds: must be a list of cloud names, got {_brief(allowed)}"
+                f"{source}: allowed_clouds: must be a list of cloud names, got {brief(allowed)}"
             )
         from stix.task.clouds import check_cloud
         from stix.task.problems import Invalid
@@ -190,12 +192,7 @@ def check_layer(data: Mapping[str, Any], source: str) -> None:
             continue
         whole = key == "local.max_nodes"
         if not _finite_number(value, minimum) or (whole and not isinstance(value, int)):
-            raise ConfigError(f"{source}: {key}: must be {what}, got {_brief(value)}")
-
-
-def _brief(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+            raise ConfigError(f"{source}: {key}: must be {what}, got {brief(value)}")
 
 
 def load_config(
