@@ -68,3 +68,15 @@ def test_idle_minutes_must_be_finite(sdk_home: Path, minutes: float) -> None:
             load_task({"run": "echo"}), cluster_name="idle1", idle_minutes_to_autostop=minutes
         )
     _nothing_made(sdk_home)
+
+
+def test_stix_launch_stays_the_function_once_the_cli_imported_its_module() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import stix.sdk.launch, stix;"
+        "assert callable(stix.launch) and callable(stix.exec) and callable(stix.submit)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
