@@ -22,8 +22,15 @@ def _exit_code(returncode: Optional[int]) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
+CHUNK = 65536
+
+
 class _Logs:
-    """Per-rank log files plus the aggregated ``run.log`` (rank-prefixed when multi-node)."""
+    """The aggregated ``run.log``, plus per-rank files when multi-node (rank-prefixed there).
+
+    A single node's output is stored once: ``tasks/run.log`` (SkyPilot's path) is a link
+    to ``run.log``, not a second copy.
+    """
 
     def __init__(self, log_dir: str, multi: bool) -> None:
         os.makedirs(os.path.join(log_dir, "tasks"), exist_ok=True)
@@ -31,17 +38,30 @@ class _Logs:
         self.multi = multi
         self.lock = threading.Lock()
         self.run = open(os.path.join(log_dir, "run.log"), "ab", buffering=0)  # noqa: SIM115
+        if not multi:
+            link = os.path.join(log_dir, "tasks", "run.log")
+            if not os.path.lexists(link):
+                os.symlink(os.path.join("..", "run.log"), link)
 
     def note(self, text: str) -> None:
         with self.lock:
             self.run.write(text.encode())
 
     def pump(self, stream: Any, path: str, prefix: bytes) -> None:
-        with open(path, "ab", buffering=0) as own:
-            for line in iter(stream.readline, b""):
-                own.write(line)
+        # Pieces of at most CHUNK bytes: a line without an end never grows in memory.
+        if not self.multi:
+            for piece in iter(lambda: stream.read1(CHUNK), b""):
                 with self.lock:
-                    self.run.write(prefix + line if self.multi else line)
+                    self.run.write(piece)
+            stream.close()
+            return
+        at_start = True
+        with open(path, "ab", buffering=0) as own:
+            for piece in iter(lambda: stream.readline(CHUNK), b""):
+                own.write(piece)
+                with self.lock:
+                    self.run.write(prefix + piece if at_start else piece)
+                at_start = piece.endswith(b"\n")
         stream.close()
 
 

@@ -44,7 +44,7 @@ def _parse_infra(infra: str | None) -> tuple[str | None, str | None]:
     try:
         cloud, region, _ = parse_infra(infra)
     except Invalid as exc:
-        raise StixError(f"gpus list --infra: {exc.message}") from None
+        raise StixError(f"gpus list --infra: {exc.message}", hint=exc.hint) from None
     return cloud, region
 
 
