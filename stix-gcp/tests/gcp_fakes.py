@@ -33,7 +33,8 @@ PROJECT = "stix-test-project"
 ZONES = {
     "us-central1": ("us-central1-a", "us-central1-b", "us-central1-c", "us-central1-f"),
     "us-east4": ("us-east4-a", "us-east4-b", "us-east4-c"),
-    "europe-west4": ("europe-west4-a", "europe-west4-b"),
+    "us-west1": ("us-west1-a", "us-west1-b", "us-west1-c"),
+    "europe-west4": ("europe-west4-a", "europe-west4-b", "europe-west4-c"),
 }
 # name -> (vCPUs, memory MB, built-in accelerators [(type, count)])
 MACHINE_TYPES: dict[str, tuple[int, int, list[tuple[str, int]]]] = {

@@ -211,8 +211,8 @@ class GcpProvisioner(Provisioner):
                 if exc.scope != "zone":
                     raise
                 last = exc
-                if index < len(zones) - 1:
-                    self.say(f"  {exc.message}; trying the next zone")
+                more = "; trying the next zone" if index < len(zones) - 1 else ""
+                self.say(f"  {exc.message}{more}")  # one line per failed attempt
         if last is None:
             raise NoCapacityError(f"gcp: {label}: no zone of {config.region} offers it")
         raise last
