@@ -1,4 +1,4 @@
-"""Entry module of the ``gcp`` cloud: registers the cloud, its catalog and provisioner.
+"""Entry module of the ``gcp`` cloud: registers the cloud, its catalog, provisioner and GCS store.
 
 Cheap to import: the Google client libraries load only inside the functions that call GCP.
 """
@@ -50,3 +50,10 @@ def register_provisioners(register: Any) -> None:
     from stix_gcp.provisioner import GcpProvisioner
 
     register(GcpProvisioner)
+
+
+@hookimpl
+def register_stores(register: Any) -> None:
+    from stix_gcp.store import GcsStore
+
+    register(GcsStore)
