@@ -169,8 +169,8 @@ def run(config: ProvisionConfig, say: Callable[[str], None]) -> ProvisionRecord:
             if exc.scope != "zone":
                 raise
             last = exc
-            if index < len(zones) - 1:
-                say(f"  {exc.message}; trying the next zone")
+            more = "; trying the next zone" if index < len(zones) - 1 else ""
+            say(f"  {exc.message}{more}")  # one line per failed attempt
     raise last or ProvisionError(f"gcp: {kind}: no zone to try", scope="region")
 
 
