@@ -6,6 +6,8 @@ authenticated by the VM's service account (metadata server token), or against
 ``STORAGE_EMULATOR_HOST`` when that is set. A single object is copied to DEST itself.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import sys
