@@ -6,7 +6,8 @@ answers ``InsufficientInstanceCapacity`` / ``VcpuLimitExceeded`` as EC2 does; ot
 moto creates the instances and each one gets a node that accepts the key pair's public
 key (remembered from ``ImportKeyPair``). ``DescribeInstances`` replies carry the node's
 address as the private and public IP. ``TerminateInstances``, ``StopInstances`` and
-``StartInstances`` release, stop and start the nodes. :meth:`preempt` reclaims a spot
+``StartInstances`` release, stop and start the nodes; a node still booting (a slow
+start) shows as ``pending``. :meth:`preempt` reclaims a spot
 instance the way EC2 does: the machine dies and the instance is terminated.
 """
 
@@ -136,6 +137,13 @@ class FakeEc2NodesProxy(FakeCapacityProxy):
                 if found is None:
                     found = ET.SubElement(item, f"{q}{tag}")
                 found.text = address
+            state = item.find(f"{q}instanceState")
+            booting = iid.text in self.cloud.assigned() and self.cloud.node(iid.text).booting
+            if state is not None and booting:  # a slow start: pending until the node answers
+                for field, value in (("code", "0"), ("name", "pending")):
+                    element = state.find(f"{q}{field}")
+                    if element is not None:
+                        element.text = value
         return ET.tostring(root, xml_declaration=True, encoding="UTF-8")
 
     def preempt(self, instance_id: str, region: str = "us-east-1") -> None:

@@ -76,12 +76,13 @@ def test_two_node_job_on_aws_and_down_leaves_nothing(
     assert ec2_nodes.cloud.assigned() == []
 
 
-def test_spot_preemption_and_zone_stockout_on_aws(
+def test_spot_preemption_zone_stockout_and_slow_start_on_aws(
     ec2_nodes: FakeEc2NodesProxy, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     import stix.sdk as sdk
 
     ec2_nodes.cloud.faults.stockout("us-east-1a", times=1)
+    ec2_nodes.cloud.faults.slow_start(3)  # pending until the node answers SSH
     result = sdk.launch(_task(tmp_path, "sp", "true", use_spot=True), "asp")
     assert result.status == "SUCCEEDED"
     assert ("capacity", ("us-east-1", "us-east-1a")) in ec2_nodes.cloud.faults.hits

@@ -10,12 +10,13 @@ from gcp_fakes import FakeComputeApi
 from test_gcp_e2e import task_file
 
 
-def test_stockout_in_one_zone_moves_to_the_next(
+def test_stockout_in_one_zone_moves_to_the_next_and_a_slow_start_is_waited_for(
     gce: FakeComputeApi, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     import stix.sdk as sdk
 
     gce.cloud.faults.stockout("us-central1-a")
+    gce.cloud.faults.slow_start(3)  # STAGING until the node answers SSH
     result = sdk.launch(task_file(tmp_path, "so", "echo ok > ~/ok"), "so")
     assert result.status == "SUCCEEDED"
     assert gce.inserts[0] == "us-central1-a"
