@@ -7,6 +7,7 @@ serves the TPU VM API v2 (https://cloud.google.com/tpu/docs/reference/rest/v2/pr
 ``nodes.create`` (returns a long-running operation), ``get``, ``delete`` and
 ``operations.get``; a node is backed by a harness node and honours the same faults, a
 stockout being the operation error ``RESOURCE_EXHAUSTED`` (code 8) the TPU API reports.
+``FakeMetadataServer`` is one VM's metadata server, for the head's autostop script.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from gcp_fakes import FakeComputeApi, error
+from gcp_fakes import PROJECT, FakeComputeApi, error
 from harness.cloudnodes import NoFreeNode
-from harness.httpfake import Request, Response, json_response
+from harness.httpfake import FakeApi, Request, Response, json_response
 
 _T = r"/v2/projects/(?P<project>[^/]+)/locations/(?P<zone>[^/]+)"
 
@@ -129,4 +130,32 @@ class FakeTpu:
         return json_response(op)
 
 
-__all__ = ["FakeTpu", "add_billing", "sku"]
+class FakeMetadataServer(FakeApi):
+    """The GCE metadata server as one instance sees it (``Metadata-Flavor: Google`` required).
+
+    Follows https://cloud.google.com/compute/docs/metadata/predefined-metadata-keys ;
+    the token is what ``instance/service-accounts/default/token`` returns.
+    """
+
+    def __init__(self, name: str, zone: str) -> None:
+        super().__init__()
+        answers = {
+            "instance/name": name,
+            "instance/zone": f"projects/4242/zones/{zone}",
+            "project/project-id": PROJECT,
+            "instance/service-accounts/default/token": (
+                '{"access_token": "fake-vm-token", "expires_in": 3599, "token_type": "Bearer"}'
+            ),
+        }
+
+        def answer(req: Request) -> Response:
+            flavor = {k.lower(): v for k, v in req.headers.items()}.get("metadata-flavor")
+            if flavor != "Google":
+                return Response(403, b"Missing Metadata-Flavor:Google header.")
+            text = answers.get(req.params["path"])
+            return Response(404, b"not found") if text is None else Response(200, text.encode())
+
+        self.route("GET", r"/computeMetadata/v1/(?P<path>.+)", answer)
+
+
+__all__ = ["FakeMetadataServer", "FakeTpu", "add_billing", "sku"]

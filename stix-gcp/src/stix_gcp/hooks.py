@@ -20,7 +20,17 @@ class GcpCloud(Cloud):
     name: ClassVar[str] = "gcp"
     display_name: ClassVar[str] = "GCP"
     features: ClassVar[frozenset[str]] = frozenset(
-        {"multi_node", "stop", "spot", "open_ports", "image_id", "disk_tier", "storage_mount"}
+        {
+            "multi_node",
+            "stop",
+            "spot",
+            "open_ports",
+            "image_id",
+            "disk_tier",
+            "storage_mount",
+            "autostop",
+            "autodown",
+        }
     )
     distribution: ClassVar[str] = "stix-gcp"
 

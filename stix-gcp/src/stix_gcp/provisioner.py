@@ -383,6 +383,17 @@ class GcpProvisioner(Provisioner):
                 out[inst.name] = STATUS.get(inst.status)
         return out
 
+    def autostop_commands(self, cluster_name: str) -> dict[str, list[str]] | None:
+        """What the head's agent runs when autostop fires: a stdlib-only script that stops
+        or deletes every node of the head's cluster with the VM's service account."""
+        from pathlib import Path
+
+        script = (Path(__file__).parent / "node_autostop.py").read_text()
+        return {
+            "stop": ["python3", "-c", script, "stop"],
+            "down": ["python3", "-c", script, "down"],
+        }
+
     # -- stop, terminate, ports --------------------------------------------------
 
     def stop_instances(self, cluster_name_on_cloud: str, region: str | None) -> None:
