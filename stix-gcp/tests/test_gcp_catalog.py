@@ -52,7 +52,12 @@ def test_fetch_prices_hosts_and_gpus_from_the_apis(gce: FakeComputeApi, tmp_path
     )
     # no SKU for N2 (only a custom one) or europe: those types are left out, not priced at 0
     assert not [r for r in rows if r["InstanceType"].startswith("n2-")]
-    assert not [r for r in rows if r["Region"] == "europe-west4"]
+    assert not [
+        r
+        for r in rows
+        if r["Region"] == "europe-west4" and not r["AcceleratorName"].startswith("tpu-")
+    ]
+    assert [r for r in rows if r["AcceleratorName"] == "tpu-v5litepod-8"]  # kept from the seed
 
 
 def test_catalog_update_then_plan_uses_the_fetched_prices(

@@ -7,7 +7,8 @@ VM), then the Compute Engine service's SKUs from the Billing Catalog
 (``services/6F81-5844-456A/skus``): per-vCPU and per-GiB prices of each machine
 family and per-GPU prices, on-demand and Spot, per region. Rows use the
 SkyPilot v8 layout: host rows priced without GPUs, GPU rows without a host.
-Regions come from ``gcp.regions`` in the config, else every region seen.
+Regions come from ``gcp.regions`` in the config, else every region seen. TPU rows
+are kept from the shipped seed (Cloud TPU is priced under its own billing service).
 """
 
 from __future__ import annotations
@@ -207,6 +208,17 @@ def _skus() -> list[dict[str, Any]]:
             return found
 
 
+def seed_tpu_rows(regions: set[str] | None) -> list[dict[str, Any]]:
+    """TPU rows of the shipped seed: Cloud TPU is billed under its own service, not Compute's."""
+    with (SEED / "vms.csv").open() as fh:
+        return [
+            {k: v for k, v in row.items() if k in COLUMNS}
+            for row in csv.DictReader(fh)
+            if row["AcceleratorName"].lower().startswith("tpu-")
+            and (not regions or row["Region"] in regions)
+        ]
+
+
 class GcpCatalog(CatalogSource):
     """Compute Engine prices and offers; ``seed()`` is a small shipped table for offline use."""
 
@@ -231,6 +243,7 @@ class GcpCatalog(CatalogSource):
                 raise classify(exc, "catalog update") from exc
             raise
         rows = build_rows(machine_types, accelerators, prices, regions)
+        rows += seed_tpu_rows(regions)
         if not rows:
             raise CatalogError(
                 "gcp: the APIs returned no priced machine type", hint="check gcp.regions"
