@@ -60,3 +60,24 @@ def test_two_node_job_sees_both_ranks_and_down_leaves_nothing(
     sdk.down("g2n")
     assert gce.instances == {} and gce.firewalls == {}
     assert gce.cloud.assigned() == []
+
+
+def test_an_l4_task_runs_on_a_g2_machine_with_the_gpu_built_in(
+    gce: FakeComputeApi, tmp_path: Path
+) -> None:
+    import stix.sdk as sdk
+
+    doc = {"resources": {"infra": "gcp/us-east4", "accelerators": "L4:1"}, "run": "true"}
+    path = tmp_path / "l4.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    try:
+        assert sdk.launch(str(path), "gl4").status == "SUCCEEDED"
+        [inst] = gce.instances.values()
+        assert inst["machineType"].endswith("/machineTypes/g2-standard-4")
+        assert "guestAccelerators" not in inst  # G2 machine types carry their L4
+        assert inst["scheduling"]["onHostMaintenance"] == "TERMINATE"
+        assert (
+            "deeplearning-platform-release" in inst["disks"][0]["initializeParams"]["sourceImage"]
+        )
+    finally:
+        sdk.down("gl4")
