@@ -60,7 +60,8 @@ def guard(what: str, call: Callable[[], Any]) -> Any:
         raise
 
 
-def _private_key(cluster_name_on_cloud: str) -> str | None:
+def private_key_path(cluster_name_on_cloud: str) -> str | None:
+    """The cluster's private key when STIX made one here, else ``None``."""
     from stix.runner.ssh_keys import cluster_key_path
 
     path = cluster_key_path(cluster_name_on_cloud)
@@ -300,6 +301,16 @@ class GcpProvisioner(Provisioner):
             or []
         )
 
+    def _settled(self, cno: str) -> list[Any] | None:
+        """The nodes once each runs, or is a Spot node Compute Engine reclaimed; else None."""
+        found = list_cluster(cno)
+        if not found:
+            raise ClusterError(f"gcp: cluster {cno} has no nodes")
+        done = all(
+            i.status == "RUNNING" or (is_spot(i) and i.status == "TERMINATED") for i in found
+        )
+        return found if done else None
+
     def wait_instances(self, cluster_name_on_cloud: str, region: str | None, state: str) -> None:
         """Block until every node is ``UP`` (RUNNING) or ``STOPPED`` (TERMINATED), or gone.
 
@@ -309,9 +320,14 @@ class GcpProvisioner(Provisioner):
             tpu.wait(cluster_name_on_cloud, state)
             return
         if state == "UP":
-            found = self._wait(cluster_name_on_cloud, {"RUNNING", "TERMINATED"})
-            if not found:
-                raise ClusterError(f"gcp: cluster {cluster_name_on_cloud} has no nodes")
+            found = guard(
+                "waiting",
+                lambda: poll(
+                    lambda: self._settled(cluster_name_on_cloud),
+                    float(setting(None, "wait_seconds", DEFAULT_WAIT_SECONDS)),
+                    f"cluster {cluster_name_on_cloud} did not start",
+                ),
+            )
             down = [i for i in found if i.status != "RUNNING"]
             if down:
                 raise NoCapacityError(
@@ -362,7 +378,7 @@ class GcpProvisioner(Provisioner):
                 "cluster_name": head.labels.get(machines.LABEL_CLUSTER_NAME)
                 or cluster_name_on_cloud,
                 "cluster_name_on_cloud": cluster_name_on_cloud,
-                "ssh_private_key": _private_key(cluster_name_on_cloud),
+                "ssh_private_key": private_key_path(cluster_name_on_cloud),
                 "project": project_id(),
                 "use_spot": is_spot(head),
             },

@@ -131,7 +131,9 @@ def _node(cluster_name_on_cloud: str) -> dict[str, Any] | None:
 
 def _zone(cluster_name_on_cloud: str) -> str | None:
     marker = _marker(cluster_name_on_cloud)
-    return marker.read_text().strip() or None if marker.exists() else None
+    if not marker.exists():
+        return None
+    return marker.read_text().strip() or None
 
 
 def run(config: ProvisionConfig, say: Callable[[str], None]) -> ProvisionRecord:
@@ -193,7 +195,7 @@ def wait(cluster_name_on_cloud: str, state: str, timeout: float = 900.0) -> None
 
 
 def cluster_info(cluster_name_on_cloud: str, region: str | None) -> ClusterInfo:
-    from stix_gcp.provisioner import DEFAULT_SSH_USER, _private_key, setting
+    from stix_gcp.provisioner import DEFAULT_SSH_USER, private_key_path, setting
 
     node = _node(cluster_name_on_cloud)
     if node is None:
@@ -216,7 +218,7 @@ def cluster_info(cluster_name_on_cloud: str, region: str | None) -> ClusterInfo:
         ssh_user=str(setting(None, "ssh_user", DEFAULT_SSH_USER)),
         provider_config={
             "cluster_name_on_cloud": cluster_name_on_cloud,
-            "ssh_private_key": _private_key(cluster_name_on_cloud),
+            "ssh_private_key": private_key_path(cluster_name_on_cloud),
             "tpu": True,
         },
     )
