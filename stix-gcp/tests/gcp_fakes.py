@@ -152,7 +152,7 @@ class FakeComputeApi(FakeApi):
         self.operations[name] = op
         return json_response(op)
 
-    def _view(self, inst: dict[str, Any]) -> dict[str, Any]:
+    def view(self, inst: dict[str, Any]) -> dict[str, Any]:
         """The instance as the API shows it now (its status follows the backing node)."""
         out = dict(inst)
         try:
@@ -232,7 +232,7 @@ class FakeComputeApi(FakeApi):
         items: dict[str, Any] = {}
         with self._lock:
             for (zone, _name), inst in sorted(self.instances.items()):
-                view = self._view(inst)
+                view = self.view(inst)
                 if self._matches(view, req.arg("filter")):
                     items.setdefault(f"zones/{zone}", {"instances": []})["instances"].append(view)
         return json_response({"kind": "compute#instanceAggregatedList", "id": "a", "items": items})
@@ -240,7 +240,7 @@ class FakeComputeApi(FakeApi):
     def list_instances(self, req: Request) -> Response:
         with self._lock:
             found = [
-                self._view(i)
+                self.view(i)
                 for (z, _n), i in sorted(self.instances.items())
                 if z == req.params["zone"]
             ]
@@ -327,7 +327,7 @@ class FakeComputeApi(FakeApi):
 
     def get_instance(self, req: Request) -> Response:
         inst = self._instance(req)
-        return inst if isinstance(inst, Response) else json_response(self._view(inst))
+        return inst if isinstance(inst, Response) else json_response(self.view(inst))
 
     def delete_instance(self, req: Request) -> Response:
         with self._lock:
@@ -345,7 +345,7 @@ class FakeComputeApi(FakeApi):
             inst = self._instance(req)
             if isinstance(inst, Response):
                 return inst
-            if self._view(inst)["status"] != "TERMINATED":
+            if self.view(inst)["status"] != "TERMINATED":
                 self.cloud.stop_instance(inst["_node"])
             inst["_stopped"] = True
         return self._operation(req.params["project"], req.params["zone"], "stop", inst["selfLink"])
@@ -355,7 +355,7 @@ class FakeComputeApi(FakeApi):
             inst = self._instance(req)
             if isinstance(inst, Response):
                 return inst
-            if self._view(inst)["status"] == "TERMINATED":
+            if self.view(inst)["status"] == "TERMINATED":
                 self.cloud.start_instance(inst["_node"])
             inst["_stopped"] = False
         return self._operation(req.params["project"], req.params["zone"], "start", inst["selfLink"])

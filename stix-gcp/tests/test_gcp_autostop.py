@@ -34,7 +34,7 @@ def test_head_stops_or_deletes_its_own_cluster(gce: FakeComputeApi, action: str)
         )
     assert done.returncode == 0, done.stderr
     mine = {
-        n: gce._view(i)["status"] for (_z, n), i in gce.instances.items() if n.startswith("auto-")
+        n: gce.view(i)["status"] for (_z, n), i in gce.instances.items() if n.startswith("auto-")
     }
     if action == "stop":
         assert mine == {"auto-c0de-head": "TERMINATED", "auto-c0de-worker-1": "TERMINATED"}

@@ -80,7 +80,7 @@ def test_ports_stop_and_start(gce: FakeComputeApi, tmp_path: Path) -> None:
 
     sdk.stop("pt")
     assert [r.status for r in sdk.status(["pt"], refresh=True)] == ["STOPPED"]
-    assert {gce._view(i)["status"] for i in gce.instances.values()} == {"TERMINATED"}
+    assert {gce.view(i)["status"] for i in gce.instances.values()} == {"TERMINATED"}
     sdk.start("pt")
     assert [r.status for r in sdk.status(["pt"], refresh=True)] == ["UP"]
     sdk.down("pt")
