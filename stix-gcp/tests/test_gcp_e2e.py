@@ -81,3 +81,18 @@ def test_an_l4_task_runs_on_a_g2_machine_with_the_gpu_built_in(
         )
     finally:
         sdk.down("gl4")
+
+
+def test_the_cli_launches_streams_refreshes_and_downs(
+    gce: FakeComputeApi, cli: Any, tmp_path: Path
+) -> None:
+    path = task_file(tmp_path, "cli", 'echo "hello from $(hostname -I | cut -d" " -f1)"')
+    launched = cli("launch", "-y", "-c", "gcli", path)
+    assert launched.exit_code == 0, launched.stderr
+    [inst] = gce.instances.values()
+    assert f"hello from {inst['networkInterfaces'][0]['networkIP']}" in launched.stdout
+    status = cli("status", "--refresh", "--json")
+    assert status.exit_code == 0 and '"UP"' in status.stdout
+    down = cli("down", "gcli", "--yes")
+    assert down.exit_code == 0, down.stderr
+    assert gce.instances == {} and "gcli" not in cli("status", "--json").stdout
