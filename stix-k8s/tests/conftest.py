@@ -1,0 +1,69 @@
+"""Fixtures for the Kubernetes tests: a fake API server on loopback and a kubeconfig for it.
+
+The plugin talks real HTTP (and real websockets for exec) through the official client to
+``FakeKubeApi``; its pods are local sandboxes whose processes really run. After each test
+no pod, service, role or service account may be left, and no pod process may survive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from k8s_fakes import FakeKubeApi
+
+pytest_plugins = ["stix.testing"]
+
+NODES = [
+    {"name": "gpu-h100-a", "cpu": 16, "memory": 64, "gpus": 2,
+     "labels": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+     "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]},
+    {"name": "gpu-l4-b", "cpu": 8, "memory": 32, "gpus": 1,
+     "labels": {"cloud.google.com/gke-accelerator": "nvidia-l4"}},
+    {"name": "cpu-c", "cpu": 4, "memory": 16},
+]  # fmt: skip
+
+
+@pytest.fixture
+def kube_nodes() -> list[dict[str, Any]]:
+    """The fake cluster's nodes (tests may replace the list before using ``kube``)."""
+    return [dict(n) for n in NODES]
+
+
+@pytest.fixture
+def kube(
+    tmp_path: Path,
+    stix_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kube_nodes: list[dict[str, Any]],
+) -> Iterator[FakeKubeApi]:
+    """A running fake API server, ``$KUBECONFIG`` pointing at it (context ``fake``)."""
+    from stix.plugins import reset_registry
+    from stix_k8s import contexts
+
+    for key in ("KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"):
+        monkeypatch.delenv(key, raising=False)
+    api = FakeKubeApi(tmp_path / "pods", kube_nodes)
+    api.start()
+    monkeypatch.setenv("KUBECONFIG", str(api.kubeconfig(tmp_path / "kubeconfig")))
+    monkeypatch.setenv("STIX_PLUGINS", "kubernetes")
+    contexts.reset_clients()
+    reset_registry()
+    try:
+        yield api
+        left = {
+            p: api.names(p)
+            for p in ("pods", "services", "serviceaccounts", "roles", "rolebindings")
+        }
+        assert not any(left.values()), f"objects left behind: {left}"
+    finally:
+        api.close()
+        contexts.reset_clients()
+        reset_registry()
+
+
+def write_config(stix_home: Path, text: str) -> None:
+    """Write ``~/.stix/config.yaml`` for this test."""
+    (stix_home / "config.yaml").write_text(text)

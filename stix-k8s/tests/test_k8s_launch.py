@@ -1,0 +1,43 @@
+"""``stix launch --infra k8s`` schedules pods on the fake API server, runs the job in them
+through exec, streams its output, and ``stix down`` removes every object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from k8s_fakes import FakeKubeApi
+
+TASK = """\
+name: ranks
+num_nodes: 2
+resources:
+  infra: k8s
+  accelerators: H100:1
+run: |
+  echo "rank $SKYPILOT_NODE_RANK of $SKYPILOT_NUM_NODES on $(hostname) home=$HOME"
+  echo "ips: $(echo $SKYPILOT_NODE_IPS | tr '\\n' ' ')"
+  echo "gpus: $CUDA_VISIBLE_DEVICES"
+"""
+
+
+def test_two_pod_cluster_runs_a_job_that_sees_both_ranks(
+    kube: FakeKubeApi, cli: Any, tmp_path: Path
+) -> None:
+    task = tmp_path / "task.yaml"
+    task.write_text(TASK)
+    launched = cli("launch", "-y", "-c", "kc", str(task))
+    assert launched.exit_code == 0, launched.stderr + launched.stdout
+    out = launched.stdout
+    assert "rank 0 of 2" in out and "rank 1 of 2" in out, out
+    pods = kube.names("pods")
+    assert len(pods) == 2 and all(p.startswith("kc-") for p in pods)
+    assert "ips: 127.0.1." in out
+    # rank 1 ran in its own pod, reached from the head pod through the exec API
+    worker = next(line for line in out.splitlines() if "rank 1 of 2" in line)
+    assert worker.rstrip().endswith(f"/{pods[1]}/home")
+    assert ("GET", f"/api/v1/namespaces/default/pods/{pods[1]}/exec") in kube.calls
+    down = cli("down", "-y", "kc")
+    assert down.exit_code == 0, down.stderr
+    for plural in ("pods", "services", "serviceaccounts", "roles", "rolebindings"):
+        assert kube.names(plural) == [], plural
