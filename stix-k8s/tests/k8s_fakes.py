@@ -86,6 +86,15 @@ def _fields_match(obj: dict[str, Any], selector: str) -> bool:
     return True
 
 
+def write_kubeconfig(path: Path, entries: list[dict[str, Any]], current: str) -> Path:
+    """A kubeconfig made of :meth:`FakeKubeApi.context_entry` parts."""
+    doc: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "current-context": current}
+    for key in ("clusters", "users", "contexts"):
+        doc[key] = [item for entry in entries for item in entry[key]]
+    path.write_text(json.dumps(doc))
+    return path
+
+
 class FakeKubeApi(FakeApi):
     """A fake API server with ``nodes`` and sandboxes under ``root``.
 
@@ -149,15 +158,16 @@ class FakeKubeApi(FakeApi):
 
     def kubeconfig(self, path: Path, context: str = "fake", namespace: str = "default") -> Path:
         """Write a kubeconfig whose context ``context`` points at this server."""
-        doc = {
-            "apiVersion": "v1", "kind": "Config", "current-context": context,
-            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
-            "users": [{"name": "admin", "user": {"token": ADMIN_TOKEN}}],
-            "contexts": [{"name": context, "context": {"cluster": "fake", "user": "admin",
+        return write_kubeconfig(path, [self.context_entry(context, namespace)], context)
+
+    def context_entry(self, context: str, namespace: str = "default") -> dict[str, Any]:
+        """Cluster, user and context entries of a kubeconfig for this server."""
+        return {
+            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "users": [{"name": context, "user": {"token": ADMIN_TOKEN}}],
+            "contexts": [{"name": context, "context": {"cluster": context, "user": context,
                                                         "namespace": namespace}}],
         }  # fmt: skip
-        path.write_text(json.dumps(doc))
-        return path
 
     def names(self, plural: str) -> list[str]:
         """Names of every stored object of a kind (for leak checks)."""
@@ -343,6 +353,9 @@ class FakeKubeApi(FakeApi):
             )
             for t in terms
         ):
+            return "node(s) didn't match Pod's node affinity/selector"
+        wanted = spec.get("nodeSelector") or {}
+        if any(labels.get(k) != v for k, v in wanted.items()):
             return "node(s) didn't match Pod's node affinity/selector"
         tolerated = {t.get("key") for t in spec.get("tolerations") or []}
         for taint in node.get("taints") or []:
