@@ -118,7 +118,7 @@ class FakeKubeApi(FakeApi):
         self._stop = threading.Event()
         ns = r"/api/v1/namespaces/(?P<ns>[^/]+)"
         rbac = r"/apis/rbac.authorization.k8s.io/v1/namespaces/(?P<ns>[^/]+)"
-        self.route("GET", r"/version", self.version)
+        self.route("GET", r"/version/?", self.version)
         self.route("GET", r"/api/v1/nodes", self.list_nodes)
         self.route("GET", r"/api/v1/pods", lambda r: self.list_all(r, "pods"))
         self.route("GET", r"/api/v1/namespaces/(?P<name>[^/]+)", self.read_namespace)
