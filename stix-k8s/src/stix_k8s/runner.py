@@ -53,7 +53,8 @@ class KubeRunner(Runner):
 
     # -- the exec stream ------------------------------------------------------------
 
-    def _open(self, command: list[str], stdin: bool) -> Any:
+    def open_stream(self, command: list[str], stdin: bool) -> Any:
+        """An open exec stream (``WSClient``) running ``command`` in the pod."""
         from kubernetes.stream import stream
 
         from stix_k8s import contexts
@@ -87,7 +88,7 @@ class KubeRunner(Runner):
         timeout: float | None = None,
     ) -> tuple[int, bytes, bytes]:
         """Run ``command`` (an argv) in the pod; feed ``data`` to stdin, then close it."""
-        ws = self._open(command, stdin=data is not None)
+        ws = self.open_stream(command, stdin=data is not None)
         out, err = bytearray(), bytearray()
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
@@ -176,6 +177,37 @@ class KubeRunner(Runner):
             "name": self.name,
             "argv": ["python3", "-c", source, self.namespace, self.pod],
         }
+
+    def ssh_host_block(self, alias: str) -> str:
+        """An ssh ``Host`` entry for this pod: ``ProxyCommand`` runs ``sshd -i`` through exec.
+
+        The cluster's own key (``$STIX_HOME/ssh/keys/<cluster>``) is authorized in the pod
+        by the proxy on first use; the pod's host key is generated there.
+        """
+        import sys
+
+        from stix.runner.ssh_keys import cluster_key, known_hosts_file
+
+        from stix_k8s import contexts
+
+        cluster = self.pod.rsplit("-", 1)[0]
+        key = cluster_key(cluster)
+        proxy = shlex.join(
+            [sys.executable, "-m", "stix_k8s.proxy", self.context, self.namespace, self.pod,
+             f"{key}.pub"]
+        )  # fmt: skip
+        user = contexts.setting(self.context, "ssh_user", "root")
+        lines = [
+            f"Host {alias}",
+            f"  HostKeyAlias {self.namespace}.{self.pod}",
+            f"  User {user}",
+            f'  IdentityFile "{key}"',
+            "  IdentitiesOnly yes",
+            f'  UserKnownHostsFile "{known_hosts_file(cluster)}"',
+            "  StrictHostKeyChecking accept-new",
+            f"  ProxyCommand {proxy}",
+        ]
+        return "\n".join(lines) + "\n"
 
     def to_spec(self) -> dict[str, Any]:
         return {
