@@ -86,6 +86,16 @@ def _fields_match(obj: dict[str, Any], selector: str) -> bool:
     return True
 
 
+def _merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge_patch(target[key], value)
+        else:
+            target[key] = value
+
+
 def write_kubeconfig(path: Path, entries: list[dict[str, Any]], current: str) -> Path:
     """A kubeconfig made of :meth:`FakeKubeApi.context_entry` parts."""
     doc: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "current-context": current}
@@ -112,6 +122,7 @@ class FakeKubeApi(FakeApi):
         self.denied: set[str] = set()  # "create pods/exec" and such, for SelfSubjectAccessReview
         self.unpullable: set[str] = set()  # images whose pull fails
         self.tokens = {ADMIN_TOKEN}
+        self.accounts: dict[str, tuple[str, str]] = {}  # pod token -> (namespace, service account)
         self.lock = threading.RLock()
         self._ips = itertools.count(2)
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
@@ -134,17 +145,52 @@ class FakeKubeApi(FakeApi):
         self.route("GET", prefix + f"/{plural}", lambda r: self.list(r, plural))
         self.route("POST", prefix + f"/{plural}", lambda r: self.create(r, plural))
         self.route("GET", prefix + f"/{plural}/(?P<name>[^/]+)", lambda r: self.read(r, plural))
-        self.route(
-            "DELETE", prefix + f"/{plural}/(?P<name>[^/]+)", lambda r: self.delete(r, plural)
-        )
+        one = prefix + f"/{plural}/(?P<name>[^/]+)"
+        self.route("DELETE", one, lambda r: self.delete(r, plural))
+        self.route("PATCH", one, lambda r: self.patch(r, plural))
 
     # -- plumbing -----------------------------------------------------------------
 
     def dispatch(self, request: Request) -> Any:
-        auth = request.headers.get("authorization", "")
-        if auth.removeprefix("Bearer ") not in self.tokens:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if token not in self.tokens:
             return _status(401, "Unauthorized", "Unauthorized")
+        account = self.accounts.get(token)
+        if account is not None and not self._authorized(account, request):
+            return _status(403, "Forbidden", f"system:serviceaccount:{account[0]}:{account[1]} "
+                           f"cannot {request.method} {request.path}")  # fmt: skip
         return super().dispatch(request)
+
+    _VERBS = {"GET": "get", "POST": "create", "DELETE": "delete", "PATCH": "patch", "PUT": "update"}
+
+    def _authorized(self, account: tuple[str, str], request: Request) -> bool:
+        """RBAC for service-account tokens: the rules of the roles bound to the account."""
+        parts = request.path.strip("/").split("/")
+        if "namespaces" not in parts:
+            return False
+        rest = parts[parts.index("namespaces") + 1 :]
+        if len(rest) < 2 or rest[0] != account[0]:
+            return False
+        resource, name = rest[1], (rest[2] if len(rest) > 2 else None)
+        verb = self._VERBS[request.method]
+        if len(rest) > 3:
+            resource, verb = f"{resource}/{rest[3]}", "create"  # websocket exec needs create
+        elif name is None and verb == "get":
+            verb = "list"
+        with self.lock:
+            roles = [
+                self.objects["roles"].get((account[0], b["roleRef"]["name"]))
+                for b in self.objects["rolebindings"].values()
+                if b["metadata"]["namespace"] == account[0]
+                and any(s.get("name") == account[1] for s in b.get("subjects") or [])
+            ]
+        for role in filter(None, roles):
+            for rule in role.get("rules") or []:
+                if resource in rule.get("resources", []) and verb in rule.get("verbs", []):
+                    names = rule.get("resourceNames")
+                    if not names or name in names:
+                        return True
+        return False
 
     def start(self) -> None:
         super().start()
@@ -297,16 +343,43 @@ class FakeKubeApi(FakeApi):
             self.objects[plural][(ns, name)] = obj
             return json_response(obj, 201)
 
-    def delete(self, request: Request, plural: str) -> Response:
+    def patch(self, request: Request, plural: str) -> Response:
+        """Merge patch (the fake treats strategic-merge patches the same way)."""
         key = (request.params["ns"], request.params["name"])
+        with self.lock:
+            obj = self.objects[plural].get(key)
+            if obj is None:
+                return _status(404, "NotFound", f'{plural} "{key[1]}" not found')
+            _merge_patch(obj, request.json())
+            return json_response(obj)
+
+    def _remove(self, plural: str, key: tuple[str, str]) -> dict[str, Any] | None:
+        """Delete one object, then (garbage collection) every object it owns."""
         with self.lock:
             obj = self.objects[plural].pop(key, None)
         if obj is None:
-            return _status(404, "NotFound", f'{plural} "{key[1]}" not found')
+            return None
         if plural == "pods":
             obj["metadata"]["deletionTimestamp"] = _now()
             self._kill(obj)
             shutil.rmtree(self._pod_dir(obj), ignore_errors=True)
+        uid = obj["metadata"]["uid"]
+        with self.lock:
+            owned = [
+                (kind, k)
+                for kind, store in self.objects.items()
+                for k, o in store.items()
+                if any(r.get("uid") == uid for r in o["metadata"].get("ownerReferences") or [])
+            ]
+        for kind, k in owned:
+            self._remove(kind, k)
+        return obj
+
+    def delete(self, request: Request, plural: str) -> Response:
+        key = (request.params["ns"], request.params["name"])
+        obj = self._remove(plural, key)
+        if obj is None:
+            return _status(404, "NotFound", f'{plural} "{key[1]}" not found')
         if plural in ("roles", "rolebindings"):
             return json_response(
                 {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
@@ -430,6 +503,10 @@ class FakeKubeApi(FakeApi):
         (sa / "token").write_text(token)
         (sa / "namespace").write_text(pod["metadata"]["namespace"])
         self.tokens.add(token)
+        self.accounts[token] = (
+            pod["metadata"]["namespace"],
+            pod["spec"].get("serviceAccountName") or "default",
+        )
         command = list(container.get("command") or []) + list(container.get("args") or [])
         proc = subprocess.Popen(command or ["sleep", "infinity"], cwd=folder / "home", env=self.pod_env(pod),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -41,3 +41,29 @@ def test_two_pod_cluster_runs_a_job_that_sees_both_ranks(
     assert down.exit_code == 0, down.stderr
     for plural in ("pods", "services", "serviceaccounts", "roles", "rolebindings"):
         assert kube.names(plural) == [], plural
+
+
+def test_autodown_from_the_head_removes_every_object(
+    kube: FakeKubeApi, cli: Any, tmp_path: Path
+) -> None:
+    """The head's agent deletes its own pod with its service account (which may delete only
+    that pod); the garbage collector removes the workers, services and RBAC objects it owns."""
+    import time
+
+    task = tmp_path / "task.yaml"
+    task.write_text("num_nodes: 2\nresources:\n  infra: k8s\n  cpus: 1\nrun: echo hi\n")
+    launched = cli("launch", "-y", "-c", "ad", str(task))
+    assert launched.exit_code == 0, launched.stderr
+    head = kube.names("pods")[0]
+    assert len(kube.names("pods")) == 2 and head.endswith("-0")
+    set_down = cli("autostop", "-y", "ad", "-i", "0", "--down")
+    assert set_down.exit_code == 0, set_down.stderr
+    deadline = time.monotonic() + 120
+    kinds = ("pods", "services", "serviceaccounts", "roles", "rolebindings")
+    while any(kube.names(k) for k in kinds) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(kube.names(k) for k in kinds), {k: kube.names(k) for k in kinds}
+    # the head pod deleted itself with its own token, not the user's
+    assert any(m == "DELETE" and p.endswith(f"/pods/{head}") for m, p in kube.calls)
+    status = cli("status", "--refresh", "--json")
+    assert status.exit_code == 0 and '"ad"' not in status.stdout

@@ -62,7 +62,8 @@ def test_launch_with_gpus_flag_requests_and_places_the_gpu(
         assert pod["metadata"]["labels"]["owner"] == "alice"
         assert pod["metadata"]["annotations"] == {"team": "ml"}
         services = {s["metadata"]["name"]: s["spec"] for s in kube.objects["services"].values()}
-        assert services["g1-4813"]["clusterIP"] == "None"  # headless, for rank discovery
+        cluster = pod["metadata"]["labels"]["stix/cluster"]
+        assert services[cluster]["clusterIP"] == "None"  # headless, for rank discovery
         ports = next(s for n, s in services.items() if n.endswith("-ports"))
         assert ports["type"] == "NodePort" and ports["ports"][0]["port"] == 8080
         # the running pod holds one of the two H100s: live capacity says so

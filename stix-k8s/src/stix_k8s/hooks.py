@@ -21,7 +21,9 @@ class KubernetesCloud(Cloud):
 
     name: ClassVar[str] = "kubernetes"
     display_name: ClassVar[str] = "Kubernetes"
-    features: ClassVar[frozenset[str]] = frozenset({"multi_node", "open_ports", "docker_image"})
+    features: ClassVar[frozenset[str]] = frozenset(
+        {"multi_node", "open_ports", "docker_image", "autodown"}
+    )
     uses_catalog: ClassVar[bool] = False
     default_cpus: ClassVar[str] = "1+"
     distribution: ClassVar[str] = "stix-k8s"

@@ -188,8 +188,19 @@ def ports_service(cluster: str, ports: list[int], kind: str) -> dict[str, Any]:
     }
 
 
+def owned_by(manifest: dict[str, Any], head: str, uid: str) -> dict[str, Any]:
+    """``manifest`` with the head pod as its owner, so deleting the head removes it too."""
+    ref = {"apiVersion": "v1", "kind": "Pod", "name": head, "uid": uid, "blockOwnerDeletion": False}
+    manifest["metadata"]["ownerReferences"] = [ref]
+    return manifest
+
+
 def agent_account(cluster: str) -> list[dict[str, Any]]:
-    """Service account, role and binding: the head's agent may exec into and list its pods."""
+    """Service account, role and binding of the head's agent.
+
+    It may list its pods, exec into them (to start job ranks on workers) and delete the
+    head pod (autodown: everything else is owned by the head and goes with it).
+    """
     name = f"{cluster}-agent"
     return [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, cluster)},
@@ -200,6 +211,12 @@ def agent_account(cluster: str) -> list[dict[str, Any]]:
             "rules": [
                 {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
                 {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
+                {
+                    "apiGroups": [""],
+                    "resources": ["pods"],
+                    "verbs": ["delete"],
+                    "resourceNames": [pod_name(cluster, 0)],
+                },
             ],
         },
         {

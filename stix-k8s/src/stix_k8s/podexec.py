@@ -7,7 +7,8 @@ the exec websocket (subprotocol ``v4.channel.k8s.io``: one channel byte, then da
 channel 3 carries the final status) and authenticates with the pod's service account:
 the token and CA under ``/var/run/secrets/kubernetes.io/serviceaccount`` (or
 ``$STIX_K8S_SA_DIR``), the API at ``https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT``
-(or ``$STIX_K8S_API``).
+(or ``$STIX_K8S_API``). ``podexec.py --delete-self`` deletes the pod it runs in
+(autodown: the head owns every other object of its cluster).
 """
 
 from __future__ import annotations
@@ -137,24 +138,57 @@ def exit_code(status: dict[str, Any]) -> int:
     return 1
 
 
-def main() -> int:
-    if len(sys.argv) != 4:
-        sys.stderr.write("usage: podexec NAMESPACE POD COMMAND\n")
+def delete_self() -> int:
+    """Delete this pod (``$STIX_K8S_NAMESPACE``/``$STIX_K8S_POD``); its dependents follow."""
+    import urllib.request
+
+    namespace, pod = os.environ.get("STIX_K8S_NAMESPACE"), os.environ.get("STIX_K8S_POD")
+    if not namespace or not pod:
+        sys.stderr.write("podexec: STIX_K8S_NAMESPACE and STIX_K8S_POD must be set\n")
         return 2
-    namespace, pod, command = sys.argv[1:]
+    token, ca_file = _credentials()
+    url = f"{_api()}/api/v1/namespaces/{namespace}/pods/{pod}?propagationPolicy=Background"
+    request = urllib.request.Request(
+        url, method="DELETE", headers={"Authorization": f"Bearer {token}"}
+    )
+    context = None
+    if url.startswith("https"):
+        context = ssl.create_default_context(cafile=ca_file if os.path.isfile(ca_file) else None)
+    try:
+        with urllib.request.urlopen(request, timeout=60, context=context) as reply:
+            reply.read()
+    except OSError as exc:
+        sys.stderr.write(f"podexec: cannot delete pod {namespace}/{pod}: {exc}\n")
+        return 1
+    return 0
+
+
+def _credentials() -> tuple[str, str]:
+    """The service account token and CA file of this pod."""
     sa_dir = os.environ.get("STIX_K8S_SA_DIR", SA_DIR)
     token_file = os.path.join(sa_dir, "token")
     token = ""
     if os.path.isfile(token_file):
         with open(token_file) as fh:
             token = fh.read().strip()
+    return token, os.path.join(sa_dir, "ca.crt")
+
+
+def main() -> int:
+    if sys.argv[1:] == ["--delete-self"]:
+        return delete_self()
+    if len(sys.argv) != 4:
+        sys.stderr.write("usage: podexec NAMESPACE POD COMMAND\n")
+        return 2
+    namespace, pod, command = sys.argv[1:]
+    token, ca_file = _credentials()
     query = "&".join(
         [f"command={quote(c, safe='')}" for c in ("/bin/sh", "-c", command)]
         + ["stdout=true", "stderr=true"]
     )
     path = f"/api/v1/namespaces/{namespace}/pods/{pod}/exec?{query}"
     try:
-        conn = _connect(_api(), path, token, os.path.join(sa_dir, "ca.crt"))
+        conn = _connect(_api(), path, token, ca_file)
     except OSError as exc:
         sys.stderr.write(f"podexec: {namespace}/{pod}: {exc}\n")
         return 255

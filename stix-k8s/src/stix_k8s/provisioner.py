@@ -114,20 +114,16 @@ class KubernetesProvisioner(Provisioner):
         api = contexts.core_api(context)
         rbac = contexts.rbac_api(context)
         account, role, binding = manifests.agent_account(cluster)
-        for what, call, body in (
-            ("create service account", api.create_namespaced_service_account, account),
-            ("create role", rbac.create_namespaced_role, role),
-            ("create role binding", rbac.create_namespaced_role_binding, binding),
-            ("create service", api.create_namespaced_service, manifests.headless_service(cluster)),
-        ):
-            try:
-                call(namespace, body)
-            except Exception as exc:
-                _ignore_conflict(exc, context, what)
+        try:
+            api.create_namespaced_service_account(namespace, account)
+        except Exception as exc:
+            _ignore_conflict(exc, context, "create service account")
         existing = {p.metadata.name for p in list_pods(context, namespace, cluster)}
         image = manifests.image_of(config.resources.image_id, contexts.setting(context, "image"))
         affinity = self._gpu_affinity(context, shape.accelerator if shape.gpus else None)
         secrets = contexts.setting(context, "image_pull_secrets") or []
+        head = manifests.pod_name(cluster, 0)
+        uid = ""
         created = []
         for rank in range(config.count):
             name = manifests.pod_name(cluster, rank)
@@ -149,11 +145,36 @@ class KubernetesProvisioner(Provisioner):
                 pod_config=contexts.setting(context, "pod_config"),
                 set_limits=bool(contexts.setting(context, "set_pod_resource_limits", True)),
             )
+            if rank > 0:
+                uid = uid or _uid(context, namespace, head)
+                body = manifests.owned_by(body, head, uid)
             try:
                 api.create_namespaced_pod(namespace, body)
             except Exception as exc:
                 _ignore_conflict(exc, context, f"create pod {name}")
             created.append(name)
+        # Everything else belongs to the head pod: deleting it (autodown) removes them all.
+        uid = uid or _uid(context, namespace, head)
+        for what, call, body in (
+            ("create role", rbac.create_namespaced_role, role),
+            ("create role binding", rbac.create_namespaced_role_binding, binding),
+            ("create service", api.create_namespaced_service, manifests.headless_service(cluster)),
+        ):
+            try:
+                call(namespace, manifests.owned_by(body, head, uid))
+            except Exception as exc:
+                _ignore_conflict(exc, context, what)
+        patch = {
+            "metadata": {
+                "ownerReferences": manifests.owned_by(account, head, uid)["metadata"][
+                    "ownerReferences"
+                ]
+            }
+        }
+        try:
+            api.patch_namespaced_service_account(account["metadata"]["name"], namespace, patch)
+        except Exception as exc:
+            raise api_error(exc, context, "patch service account") from None
         return ProvisionRecord(
             cloud=self.name,
             region=context,
@@ -261,7 +282,12 @@ class KubernetesProvisioner(Provisioner):
             raise ProvisionError(
                 f"kubernetes.ports must be loadbalancer or nodeport, got {mode!r}", scope="cloud"
             )
-        body = manifests.ports_service(cluster_name_on_cloud, sorted(set(numbers)), kind)
+        head = manifests.pod_name(cluster_name_on_cloud, 0)
+        body = manifests.owned_by(
+            manifests.ports_service(cluster_name_on_cloud, sorted(set(numbers)), kind),
+            head,
+            _uid(context, contexts.namespace(context), head),
+        )
         try:
             contexts.core_api(context).create_namespaced_service(contexts.namespace(context), body)
         except Exception as exc:
@@ -277,10 +303,25 @@ class KubernetesProvisioner(Provisioner):
             for i, inst in enumerate(info.instances)
         ]
 
+    def autostop_commands(self, cluster_name: str) -> dict[str, list[str]]:
+        """Autodown from the head: it deletes its own pod with its service account, and the
+        API server's garbage collector removes every object the head owns. No stop."""
+        from pathlib import Path
+
+        source = (Path(__file__).parent / "podexec.py").read_text()
+        return {"down": ["python3", "-c", source, "--delete-self"]}
+
     def runner_from_spec(self, spec: dict[str, Any]) -> Any:
         from stix_k8s.runner import KubeRunner
 
         return KubeRunner.from_spec(spec)
+
+
+def _uid(context: str, namespace: str, pod: str) -> str:
+    try:
+        return str(contexts.core_api(context).read_namespaced_pod(pod, namespace).metadata.uid)
+    except Exception as exc:
+        raise api_error(exc, context, f"read pod {pod}") from None
 
 
 def _status(pod: Any) -> str | None:
