@@ -59,7 +59,7 @@ def kube(
         }
         assert not any(left.values()), f"objects left behind: {left}"
     finally:
-        api.close()
+        api.stop()
         contexts.reset_clients()
         reset_registry()
 

@@ -11,8 +11,9 @@ the container's command really runs there, and exec runs the requested command t
 too, so jobs truly run. The scheduler places pods on the configured nodes by requested
 CPU, memory and ``nvidia.com/gpu``, node affinity and taints, and reports
 ``FailedScheduling`` events and conditions as the real one does. Deviations: the fake
-serves plain HTTP, and stands in for the kubelet's service-account mount by writing the
-token to ``<pod>/serviceaccount`` and setting ``STIX_K8S_SA_DIR``/``STIX_K8S_API`` in pods.
+serves HTTPS with a throwaway certificate (the harness's ``FakeApi(tls=True)``); it
+stands in for the kubelet's service-account mount by writing the token and CA to
+``<pod>/serviceaccount`` and pointing ``STIX_K8S_SA_DIR`` there.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ class FakeKubeApi(FakeApi):
     """
 
     def __init__(self, root: Path, nodes: list[dict[str, Any]]) -> None:
-        super().__init__()
+        super().__init__(tls=True)
         self.root = Path(root)
         self.nodes = nodes
         self.objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {
@@ -192,15 +193,16 @@ class FakeKubeApi(FakeApi):
                         return True
         return False
 
-    def start(self) -> None:
+    def start(self) -> FakeKubeApi:
         super().start()
         threading.Thread(target=self._kubelet, daemon=True).start()
+        return self
 
-    def close(self) -> None:
+    def stop(self) -> None:
         self._stop.set()
-        for plural_key in list(self.objects["pods"]):
-            self._kill(self.objects["pods"][plural_key])
-        super().close()
+        for key in list(self.objects["pods"]):
+            self._kill(self.objects["pods"][key])
+        super().stop()
 
     def kubeconfig(self, path: Path, context: str = "fake", namespace: str = "default") -> Path:
         """Write a kubeconfig whose context ``context`` points at this server."""
@@ -209,11 +211,19 @@ class FakeKubeApi(FakeApi):
     def context_entry(self, context: str, namespace: str = "default") -> dict[str, Any]:
         """Cluster, user and context entries of a kubeconfig for this server."""
         return {
-            "clusters": [{"name": context, "cluster": {"server": self.url}}],
+            "clusters": [{"name": context, "cluster": {"server": self.url,
+                                                        "certificate-authority-data": self.ca_data()}}],
             "users": [{"name": context, "user": {"token": ADMIN_TOKEN}}],
             "contexts": [{"name": context, "context": {"cluster": context, "user": context,
                                                         "namespace": namespace}}],
         }  # fmt: skip
+
+    def ca_data(self) -> str:
+        """The server certificate, base64 PEM as kubeconfigs embed it."""
+        import base64
+
+        assert self.ca_file is not None
+        return base64.b64encode(Path(self.ca_file).read_bytes()).decode()
 
     def names(self, plural: str) -> list[str]:
         """Names of every stored object of a kind (for leak checks)."""
@@ -481,7 +491,7 @@ class FakeKubeApi(FakeApi):
             env[item["name"]] = str(item.get("value", ""))
         env.update(HOME=str(folder / "home"), HOSTNAME=pod["metadata"]["name"],
                    KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=self.url.rsplit(":", 1)[1],
-                   STIX_K8S_API=self.url, STIX_K8S_SA_DIR=str(folder / "serviceaccount"))  # fmt: skip
+                   STIX_K8S_SA_DIR=str(folder / "serviceaccount"))  # fmt: skip
         env[NODE_MARKER] = str(folder)
         return env
 
@@ -502,6 +512,8 @@ class FakeKubeApi(FakeApi):
         token = f"sa-{pod['metadata']['uid']}"
         (sa / "token").write_text(token)
         (sa / "namespace").write_text(pod["metadata"]["namespace"])
+        assert self.ca_file is not None
+        shutil.copy(self.ca_file, sa / "ca.crt")
         self.tokens.add(token)
         self.accounts[token] = (
             pod["metadata"]["namespace"],

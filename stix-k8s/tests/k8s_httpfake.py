@@ -1,62 +1,40 @@
-"""A small threaded HTTP/1.1 server for fakes of REST APIs, with websocket upgrades.
+"""Websocket upgrades for fakes built on the shared harness's ``FakeApi``.
 
-Same shape as the shared harness's ``FakeApi`` (``route``, ``Request``, ``Response``,
-``json_response``, ``url``, ``calls``) so the Kubernetes fake can move onto it; it adds
-what the exec API needs: a handler may answer with :class:`Upgrade` and then owns the
-connection as a websocket (RFC 6455 framing, server side).
+The Kubernetes exec subresource is a websocket: a handler answers with :class:`Upgrade`,
+the server completes the RFC 6455 handshake and hands the connection to
+``Upgrade.serve(ws)``, which then owns it (server-side framing in :class:`WebSocket`).
+Every other request goes through the harness unchanged.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
-import re
 import struct
+import sys
 import threading
 import traceback
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from harness import httpfake
+from harness.httpfake import Request, Response, json_response
+
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 @attrs.frozen
-class Request:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: bytes
-    params: dict[str, str] = attrs.field(factory=dict)
-
-    def json(self) -> Any:
-        return json.loads(self.body or b"null")
-
-
-@attrs.frozen
-class Response:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = attrs.field(factory=dict)
-
-
-@attrs.frozen
 class Upgrade:
-    """Accept a websocket with ``protocol`` and hand the socket to ``serve(ws)``."""
+    """Accept a websocket with ``protocol`` and hand it to ``serve(ws)``."""
 
     protocol: str | None
     serve: Callable[[WebSocket], None]
-
-
-def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        status, json.dumps(obj).encode(), {"Content-Type": "application/json", **(headers or {})}
-    )
 
 
 class WebSocket:
@@ -120,95 +98,65 @@ class WebSocket:
                 return opcode, message
 
 
-class FakeApi:
-    """Threaded HTTP server on ``127.0.0.1:<free port>``; subclasses add routes."""
+class FakeApi(httpfake.FakeApi):
+    """The harness's ``FakeApi`` plus websocket upgrades (``GET`` with ``Upgrade: websocket``)."""
 
-    def __init__(self) -> None:
-        self._routes: list[tuple[str, re.Pattern[str], Callable[[Request], Any]]] = []
-        self.calls: list[tuple[str, str]] = []
-        self.log: list[str] = []
-        self._server: ThreadingHTTPServer | None = None
-
-    def route(self, method: str, pattern: str, handler: Callable[[Request], Any]) -> None:
-        self._routes.append((method, re.compile(pattern), handler))
-
-    @property
-    def url(self) -> str:
+    def start(self) -> FakeApi:
+        super().start()
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def dispatch(self, request: Request) -> Any:
-        for method, pattern, handler in self._routes:
-            match = pattern.fullmatch(request.path)
-            if match and method == request.method:
-                return handler(attrs.evolve(request, params=match.groupdict()))
-        return json_response({"message": f"no route for {request.method} {request.path}"}, 404)
-
-    def __enter__(self) -> FakeApi:
-        self.start()
+        plain = self._server.RequestHandlerClass
+        self._server.RequestHandlerClass = _upgrading(self, plain)
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
-    def start(self) -> None:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                parts = urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                request = Request(
-                    self.command, parts.path, parse_qs(parts.query),
-                    {k.lower(): v for k, v in self.headers.items()}, body,
-                )  # fmt: skip
-                fake.calls.append((self.command, parts.path))
-                try:
-                    answer = fake.dispatch(request)
-                except Exception:
-                    fake.log.append(traceback.format_exc())
-                    answer = json_response({"message": "fake failed"}, 500)
-                if isinstance(answer, Upgrade):
-                    self._upgrade(answer)
-                    return
+def _upgrading(api: FakeApi, plain: Any) -> type[BaseHTTPRequestHandler]:
+    class _Handler(plain):
+        def do_GET(self) -> None:
+            if self.headers.get("Upgrade", "").lower() != "websocket":
+                plain.do_GET(self)
+                return
+            parts = urlsplit(self.path)
+            request = Request(
+                method="GET",
+                path=parts.path,
+                query=parse_qs(parts.query, keep_blank_values=True),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=b"",
+            )
+            answer: Any = api.dispatch(request)
+            if not isinstance(answer, Upgrade):
                 self.send_response(answer.status)
-                for key, value in answer.headers.items():
-                    self.send_header(key, value)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
                 self.wfile.write(answer.body)
+                return
+            key = self.headers.get("Sec-WebSocket-Key", "")
+            accept = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
+            self.send_response(101, "Switching Protocols")
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.send_header("Sec-WebSocket-Accept", accept)
+            if answer.protocol:
+                self.send_header("Sec-WebSocket-Protocol", answer.protocol)
+            self.end_headers()
+            self.wfile.flush()
+            try:
+                answer.serve(WebSocket(self.rfile, self.wfile))
+            except Exception:
+                api.errors.append(traceback.format_exc())
+            self.close_connection = True
 
-            def _upgrade(self, answer: Upgrade) -> None:
-                key = self.headers.get("Sec-WebSocket-Key", "")
-                accept = base64.b64encode(hashlib.sha1((key + _GUID).encode()).digest()).decode()
-                self.send_response(101, "Switching Protocols")
-                self.send_header("Upgrade", "websocket")
-                self.send_header("Connection", "Upgrade")
-                self.send_header("Sec-WebSocket-Accept", accept)
-                if answer.protocol:
-                    self.send_header("Sec-WebSocket-Protocol", answer.protocol)
-                self.end_headers()
-                self.wfile.flush()
-                try:
-                    answer.serve(WebSocket(self.rfile, self.wfile))
-                except Exception:
-                    fake.log.append(traceback.format_exc())
-                self.close_connection = True
+    return _Handler
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+__all__ = [
+    "FakeApi",
+    "Request",
+    "Response",
+    "ThreadingHTTPServer",
+    "Upgrade",
+    "WebSocket",
+    "json_response",
+]

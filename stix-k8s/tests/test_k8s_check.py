@@ -30,7 +30,7 @@ def test_check_names_usable_and_unusable_contexts(
     bad_token["users"][0]["user"]["token"] = "wrong"
     entries.append(bad_token)
     path = write_kubeconfig(tmp_path / "kc", entries, "good")
-    gone.close()  # its API server no longer answers
+    gone.stop()  # its API server no longer answers
     monkeypatch.setenv("KUBECONFIG", str(path))
     contexts.reset_clients()
     write_config(
@@ -39,7 +39,7 @@ def test_check_names_usable_and_unusable_contexts(
     try:
         result = cli("check", "k8s")
     finally:
-        locked.close()
+        locked.stop()
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert "usable contexts: good;" in out

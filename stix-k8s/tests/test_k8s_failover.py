@@ -53,7 +53,7 @@ def spare(
         yield other
         assert other.names("pods") == [] and other.names("services") == []
     finally:
-        other.close()
+        other.stop()
 
 
 def test_unschedulable_pods_fail_over_to_the_next_context(
