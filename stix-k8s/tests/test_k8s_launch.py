@@ -11,6 +11,7 @@ from k8s_fakes import FakeKubeApi
 TASK = """\
 name: ranks
 num_nodes: 2
+workdir: {workdir}
 resources:
   infra: k8s
   accelerators: H100:1
@@ -18,14 +19,20 @@ run: |
   echo "rank $SKYPILOT_NODE_RANK of $SKYPILOT_NUM_NODES on $(hostname) home=$HOME"
   echo "ips: $(echo $SKYPILOT_NODE_IPS | tr '\\n' ' ')"
   echo "gpus: $CUDA_VISIBLE_DEVICES"
+  echo "workdir: $(cat data/hello.txt) $(ls)"
 """
 
 
 def test_two_pod_cluster_runs_a_job_that_sees_both_ranks(
     kube: FakeKubeApi, cli: Any, tmp_path: Path
 ) -> None:
+    workdir = tmp_path / "wd"
+    (workdir / "data").mkdir(parents=True)
+    (workdir / "data" / "hello.txt").write_text("hello-from-workdir")
+    (workdir / "skip.log").write_text("ignored")
+    (workdir / ".gitignore").write_text("*.log\n")
     task = tmp_path / "task.yaml"
-    task.write_text(TASK)
+    task.write_text(TASK.format(workdir=workdir))
     launched = cli("launch", "-y", "-c", "kc", str(task))
     assert launched.exit_code == 0, launched.stderr + launched.stdout
     out = launched.stdout
@@ -33,6 +40,8 @@ def test_two_pod_cluster_runs_a_job_that_sees_both_ranks(
     pods = kube.names("pods")
     assert len(pods) == 2 and all(p.startswith("kc-") for p in pods)
     assert "ips: 127.0.1." in out
+    # the workdir reached every pod as a tar stream over exec, minus ignored files
+    assert out.count("workdir: hello-from-workdir data") == 2, out
     # rank 1 ran in its own pod, reached from the head pod through the exec API
     worker = next(line for line in out.splitlines() if "rank 1 of 2" in line)
     assert worker.rstrip().endswith(f"/{pods[1]}/home")

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from stix_k8s import contexts
+
 if TYPE_CHECKING:
     from stix.catalog.offer import Offer
     from stix.task import Resources
@@ -190,7 +192,6 @@ def node_capacities(context: str) -> list[NodeCapacity]:
     """Every schedulable node of the context with its free resources now."""
     from kubernetes.client.exceptions import ApiException
 
-    from stix_k8s import contexts
     from stix_k8s.errors import api_error
 
     api = contexts.core_api(context)
@@ -244,7 +245,7 @@ def node_capacities(context: str) -> list[NodeCapacity]:
 
 def hourly_price(context: str, shape: Shape) -> float:
     """``kubernetes.pricing``: ``{cpu: $/vCPU-h, memory: $/GiB-h, gpus: {H100: $/GPU-h}}``."""
-    pricing = contexts_setting(context, "pricing") or {}
+    pricing = contexts.setting(context, "pricing") or {}
     if not isinstance(pricing, dict):
         return 0.0
     price = float(pricing.get("cpu", 0) or 0) * shape.cpus
@@ -256,19 +257,13 @@ def hourly_price(context: str, shape: Shape) -> float:
     return round(price, 6)
 
 
-def contexts_setting(context: str, key: str) -> Any:
-    from stix_k8s import contexts
-
-    return contexts.setting(context, key)
-
-
 def autoscaling_shapes(context: str) -> list[Shape]:
     """Node types an autoscaler can add (``kubernetes.autoscaling_pools``), as pod shapes.
 
     Each entry: ``{cpus: 96, memory: 1024, accelerator: "H100:8"}``; a pod of any size up
     to the entry fits, once the autoscaler has added the node.
     """
-    pools = contexts_setting(context, "autoscaling_pools") or []
+    pools = contexts.setting(context, "autoscaling_pools") or []
     out = []
     for entry in pools if isinstance(pools, list) else []:
         if not isinstance(entry, dict):

@@ -157,6 +157,18 @@ def core_api(context: str) -> Any:
     return client.CoreV1Api(api_client(context))
 
 
+def stream_api(context: str) -> Any:
+    """A ``CoreV1Api`` of its own for one exec stream.
+
+    ``kubernetes.stream.stream`` swaps the request method of the client it is given for
+    the duration of the call, so a shared client would send other threads' requests as
+    websocket upgrades; every stream gets a fresh client on the cached configuration.
+    """
+    from kubernetes import client
+
+    return client.CoreV1Api(client.ApiClient(api_client(context).configuration))
+
+
 def rbac_api(context: str) -> Any:
     """``RbacAuthorizationV1Api`` for ``context``."""
     from kubernetes import client

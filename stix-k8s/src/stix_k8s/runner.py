@@ -59,7 +59,7 @@ class KubeRunner(Runner):
 
         from stix_k8s import contexts
 
-        api = contexts.core_api(self.context)
+        api = contexts.stream_api(self.context)
         try:
             return stream(
                 api.connect_get_namespaced_pod_exec,
