@@ -12,18 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from k8s_fakes import FakeKubeApi
+from k8s_fakes import NODES, FakeKubeApi
 
 pytest_plugins = ["stix.testing"]
-
-NODES = [
-    {"name": "gpu-h100-a", "cpu": 16, "memory": 64, "gpus": 2,
-     "labels": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
-     "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]},
-    {"name": "gpu-l4-b", "cpu": 8, "memory": 32, "gpus": 1,
-     "labels": {"cloud.google.com/gke-accelerator": "nvidia-l4"}},
-    {"name": "cpu-c", "cpu": 4, "memory": 16},
-]  # fmt: skip
 
 
 @pytest.fixture
@@ -62,8 +53,3 @@ def kube(
         api.stop()
         contexts.reset_clients()
         reset_registry()
-
-
-def write_config(stix_home: Path, text: str) -> None:
-    """Write ``~/.stix/config.yaml`` for this test."""
-    (stix_home / "config.yaml").write_text(text)

@@ -35,6 +35,17 @@ from stix.clouds.local.sandbox import NODE_MARKER, kill_node
 
 ADMIN_TOKEN = "fake-admin-token"
 
+# The default fake cluster: an H100 node (tainted as GPU nodes usually are), an L4 node
+# labelled the GKE way, and a CPU node.
+NODES = [
+    {"name": "gpu-h100-a", "cpu": 16, "memory": 64, "gpus": 2,
+     "labels": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+     "taints": [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]},
+    {"name": "gpu-l4-b", "cpu": 8, "memory": 32, "gpus": 1,
+     "labels": {"cloud.google.com/gke-accelerator": "nvidia-l4"}},
+    {"name": "cpu-c", "cpu": 4, "memory": 16},
+]  # fmt: skip
+
 _PLURAL_KIND = {
     "pods": "Pod", "services": "Service", "serviceaccounts": "ServiceAccount",
     "events": "Event", "roles": "Role", "rolebindings": "RoleBinding",
@@ -647,3 +658,8 @@ def _run_exec(
     ws.send(b"\x03" + json.dumps(status).encode())
     time.sleep(0.05)
     ws.close()
+
+
+def write_config(stix_home: Path, text: str) -> None:
+    """Write ``~/.stix/config.yaml`` for this test."""
+    (stix_home / "config.yaml").write_text(text)

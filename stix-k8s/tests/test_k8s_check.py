@@ -6,9 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from k8s_fakes import FakeKubeApi, write_kubeconfig
-
-from conftest import write_config
+from k8s_fakes import FakeKubeApi, write_config, write_kubeconfig
 
 
 def test_check_names_usable_and_unusable_contexts(

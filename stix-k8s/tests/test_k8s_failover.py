@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from k8s_fakes import FakeKubeApi, write_kubeconfig
+from k8s_fakes import NODES, FakeKubeApi, write_config, write_kubeconfig
 from stix.errors import NoCapacityError
-
-from conftest import NODES, write_config
 
 TASK = """\
 name: fo

@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from k8s_fakes import FakeKubeApi
+from k8s_fakes import FakeKubeApi, write_config
 from stix_k8s.manifests import merge
-
-from conftest import write_config
 
 
 def test_pod_config_merges_named_items_and_the_container() -> None:
