@@ -25,11 +25,17 @@ import os
 import shutil
 import subprocess
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from k8s_fakewire import (
+    fields_match,
+    labels_match,
+    merge_patch,
+    run_exec,
+    write_kubeconfig,
+)
 from k8s_httpfake import FakeApi, Request, Response, Upgrade, WebSocket, json_response
 from stix.clouds.local.sandbox import NODE_MARKER, kill_node
 
@@ -68,53 +74,6 @@ def _quantity(text: Any) -> float:
     from kubernetes.utils import parse_quantity
 
     return float(parse_quantity(str(text)))
-
-
-def _labels_match(labels: dict[str, str], selector: str) -> bool:
-    for term in filter(None, selector.split(",")):
-        key, _, value = term.partition("=")
-        if labels.get(key) != value:
-            return False
-    return True
-
-
-def _field(obj: dict[str, Any], path: str) -> Any:
-    node: Any = obj
-    for part in path.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
-def _fields_match(obj: dict[str, Any], selector: str) -> bool:
-    for term in filter(None, selector.split(",")):
-        if "!=" in term:
-            key, value = term.split("!=", 1)
-            if str(_field(obj, key)) == value:
-                return False
-        else:
-            key, _, value = term.partition("=")
-            if str(_field(obj, key)) != value:
-                return False
-    return True
-
-
-def _merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> None:
-    for key, value in patch.items():
-        if value is None:
-            target.pop(key, None)
-        elif isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge_patch(target[key], value)
-        else:
-            target[key] = value
-
-
-def write_kubeconfig(path: Path, entries: list[dict[str, Any]], current: str) -> Path:
-    """A kubeconfig made of :meth:`FakeKubeApi.context_entry` parts."""
-    doc: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "current-context": current}
-    for key in ("clusters", "users", "contexts"):
-        doc[key] = [item for entry in entries for item in entry[key]]
-    path.write_text(json.dumps(doc))
-    return path
 
 
 class FakeKubeApi(FakeApi):
@@ -309,8 +268,8 @@ class FakeKubeApi(FakeApi):
     def _select(self, request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         labels = (request.query.get("labelSelector") or [""])[0]
         fields = (request.query.get("fieldSelector") or [""])[0]
-        return [o for o in items if _labels_match(o["metadata"].get("labels") or {}, labels)
-                and _fields_match(o, fields)]  # fmt: skip
+        return [o for o in items if labels_match(o["metadata"].get("labels") or {}, labels)
+                and fields_match(o, fields)]  # fmt: skip
 
     def list(self, request: Request, plural: str) -> Response:
         ns = request.params["ns"]
@@ -371,7 +330,7 @@ class FakeKubeApi(FakeApi):
             obj = self.objects[plural].get(key)
             if obj is None:
                 return _status(404, "NotFound", f'{plural} "{key[1]}" not found')
-            _merge_patch(obj, request.json())
+            merge_patch(obj, request.json())
             return json_response(obj)
 
     def _remove(self, plural: str, key: tuple[str, str]) -> dict[str, Any] | None:
@@ -597,69 +556,6 @@ class FakeKubeApi(FakeApi):
         stdin = (request.query.get("stdin") or ["false"])[0] in ("true", "1", "True")
 
         def serve(ws: WebSocket) -> None:
-            _run_exec(ws, command, env, stdin, protocol == "v5.channel.k8s.io")
+            run_exec(ws, command, env, stdin, protocol == "v5.channel.k8s.io")
 
         return Upgrade(protocol, serve)
-
-
-def _run_exec(
-    ws: WebSocket, command: list[str], env: dict[str, str], stdin: bool, v5: bool
-) -> None:
-    try:
-        proc = subprocess.Popen(command, cwd=env["HOME"], env=env,
-                                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    except OSError as exc:
-        status = {"metadata": {}, "status": "Failure", "message": f"exec failed: {exc}",
-                  "reason": "InternalError"}  # fmt: skip
-        ws.send(b"\x03" + json.dumps(status).encode())
-        ws.close()
-        return
-
-    def pump(stream: Any, channel: int) -> None:
-        for chunk in iter(lambda: os.read(stream.fileno(), 65536), b""):
-            ws.send(bytes([channel]) + chunk)
-
-    def feed() -> None:
-        assert proc.stdin is not None
-        while True:
-            message = ws.receive()
-            if message is None:
-                break
-            data = message[1]
-            if v5 and data[:1] == b"\xff":
-                break
-            if data[:1] == b"\x00" and len(data) > 1:
-                try:
-                    proc.stdin.write(data[1:])
-                    proc.stdin.flush()
-                except OSError:
-                    break
-        try:
-            proc.stdin.close()
-        except OSError:
-            pass
-
-    pumps = [threading.Thread(target=pump, args=(proc.stdout, 1), daemon=True),
-             threading.Thread(target=pump, args=(proc.stderr, 2), daemon=True)]  # fmt: skip
-    if stdin:
-        threading.Thread(target=feed, daemon=True).start()
-    for thread in pumps:
-        thread.start()
-    code = proc.wait()
-    for thread in pumps:
-        thread.join(timeout=30)
-    if code == 0:
-        status = {"metadata": {}, "status": "Success"}
-    else:
-        status = {"metadata": {}, "status": "Failure", "message": f"command terminated with exit code {code}",
-                  "reason": "NonZeroExitCode",
-                  "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}  # fmt: skip
-    ws.send(b"\x03" + json.dumps(status).encode())
-    time.sleep(0.05)
-    ws.close()
-
-
-def write_config(stix_home: Path, text: str) -> None:
-    """Write ``~/.stix/config.yaml`` for this test."""
-    (stix_home / "config.yaml").write_text(text)

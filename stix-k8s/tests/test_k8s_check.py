@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from k8s_fakes import FakeKubeApi, write_config, write_kubeconfig
+from k8s_fakes import FakeKubeApi
+from k8s_fakewire import write_config, write_kubeconfig
 
 
 def test_check_names_usable_and_unusable_contexts(

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from k8s_fakes import NODES, FakeKubeApi, write_config, write_kubeconfig
+from k8s_fakes import NODES, FakeKubeApi
+from k8s_fakewire import write_config, write_kubeconfig
 from stix.errors import NoCapacityError
 
 TASK = """\

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from k8s_fakes import FakeKubeApi, write_config
+from k8s_fakes import FakeKubeApi
+from k8s_fakewire import write_config
 from stix.task import Resources
 from stix_k8s.capacity import canonical_gpu
 from stix_k8s.hooks import KubernetesCloud

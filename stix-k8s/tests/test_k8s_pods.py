@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from k8s_fakes import FakeKubeApi, write_config
+from k8s_fakes import FakeKubeApi
+from k8s_fakewire import write_config
 from stix_k8s.manifests import merge
 
 
