@@ -46,7 +46,7 @@ def kube(
         yield api
         left = {
             p: api.names(p)
-            for p in ("pods", "services", "serviceaccounts", "roles", "rolebindings")
+            for p in ("pods", "services", "serviceaccounts", "roles", "rolebindings", "ingresses")
         }
         assert not any(left.values()), f"objects left behind: {left}"
     finally:

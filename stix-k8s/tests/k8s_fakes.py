@@ -54,7 +54,7 @@ NODES = [
 
 _PLURAL_KIND = {
     "pods": "Pod", "services": "Service", "serviceaccounts": "ServiceAccount",
-    "events": "Event", "roles": "Role", "rolebindings": "RoleBinding",
+    "events": "Event", "roles": "Role", "rolebindings": "RoleBinding", "ingresses": "Ingress",
 }  # fmt: skip
 
 
@@ -111,6 +111,7 @@ class FakeKubeApi(FakeApi):
             self._crud(ns, plural)
         for plural in ("roles", "rolebindings"):
             self._crud(rbac, plural)
+        self._crud(r"/apis/networking.k8s.io/v1/namespaces/(?P<ns>[^/]+)", "ingresses")
 
     def _crud(self, prefix: str, plural: str) -> None:
         self.route("GET", prefix + f"/{plural}", lambda r: self.list(r, plural))
@@ -259,7 +260,8 @@ class FakeKubeApi(FakeApi):
     # -- generic namespaced objects ---------------------------------------------------
 
     def _list_doc(self, plural: str, items: list[dict[str, Any]]) -> Response:
-        version = "rbac.authorization.k8s.io/v1" if plural in ("roles", "rolebindings") else "v1"
+        version = {"roles": "rbac.authorization.k8s.io/v1", "rolebindings": "rbac.authorization.k8s.io/v1",
+                   "ingresses": "networking.k8s.io/v1"}.get(plural, "v1")  # fmt: skip
         return json_response(
             {"apiVersion": version, "kind": _PLURAL_KIND[plural] + "List",
              "metadata": {"resourceVersion": "1"}, "items": items}
@@ -320,6 +322,8 @@ class FakeKubeApi(FakeApi):
                     {"ingress": [{"ip": "127.0.0.1"}]} if spec.get("type") == "LoadBalancer" else {}
                 )
                 obj["status"] = {"loadBalancer": lb}
+            if plural == "ingresses":
+                obj["status"] = {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}
             self.objects[plural][(ns, name)] = obj
             return json_response(obj, 201)
 

@@ -72,3 +72,33 @@ def test_launch_with_gpus_flag_requests_and_places_the_gpu(
         assert stopped.exit_code != 0 and "kubernetes cannot stop" in stopped.stderr
     finally:
         assert cli("down", "-y", "g1").exit_code == 0
+
+
+def test_ports_through_an_ingress(kube: FakeKubeApi, stix_home: Path) -> None:
+    from stix.interfaces import ProvisionConfig
+    from stix.task import Resources
+    from stix_k8s.provisioner import KubernetesProvisioner
+
+    write_config(stix_home, "kubernetes:\n  ports: ingress\n  ingress_class: nginx\n")
+    prov = KubernetesProvisioner()
+    config = ProvisionConfig(
+        cluster_name="web", cluster_name_on_cloud="web-1", count=1,
+        resources=Resources.from_yaml_config({"cpus": 1}), region="fake", ports=("8000-8001",),
+    )  # fmt: skip
+    prov.run_instances(config)
+    try:
+        prov.wait_instances("web-1", "fake", "UP")
+        prov.open_ports("web-1", "fake", ("8000-8001",))
+        (ingress,) = kube.objects["ingresses"].values()
+        assert ingress["spec"]["ingressClassName"] == "nginx"
+        paths = ingress["spec"]["rules"][0]["http"]["paths"]
+        assert [(p["path"], p["backend"]["service"]["port"]["number"]) for p in paths] == [
+            ("/web-1/8000", 8000), ("/web-1/8001", 8001),
+        ]  # fmt: skip
+        service = next(
+            s for s in kube.objects["services"].values() if s["metadata"]["name"] == "web-1-ports"
+        )
+        assert service["spec"]["type"] == "ClusterIP"
+    finally:
+        prov.terminate_instances("web-1", "fake")
+    assert kube.names("ingresses") == []

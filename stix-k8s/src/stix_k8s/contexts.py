@@ -157,6 +157,13 @@ def core_api(context: str) -> Any:
     return client.CoreV1Api(api_client(context))
 
 
+def networking_api(context: str) -> Any:
+    """``NetworkingV1Api`` for ``context`` (ingresses)."""
+    from kubernetes import client
+
+    return client.NetworkingV1Api(api_client(context))
+
+
 def stream_api(context: str) -> Any:
     """A ``CoreV1Api`` of its own for one exec stream.
 

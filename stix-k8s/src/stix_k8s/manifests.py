@@ -173,7 +173,7 @@ def headless_service(cluster: str) -> dict[str, Any]:
 
 
 def ports_service(cluster: str, ports: list[int], kind: str) -> dict[str, Any]:
-    """A ``NodePort`` or ``LoadBalancer`` service exposing ``ports`` of the head pod."""
+    """A ``NodePort``, ``LoadBalancer`` or ``ClusterIP`` service for ``ports`` of the head pod."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -193,6 +193,24 @@ def owned_by(manifest: dict[str, Any], head: str, uid: str) -> dict[str, Any]:
     ref = {"apiVersion": "v1", "kind": "Pod", "name": head, "uid": uid, "blockOwnerDeletion": False}
     manifest["metadata"]["ownerReferences"] = [ref]
     return manifest
+
+
+def ports_ingress(cluster: str, ports: list[int], ingress_class: str | None) -> dict[str, Any]:
+    """An Ingress routing ``/<cluster>/<port>`` to each port of the ``<cluster>-ports`` service."""
+    paths = [
+        {"path": f"/{cluster}/{p}", "pathType": "Prefix",
+         "backend": {"service": {"name": f"{cluster}-ports", "port": {"number": p}}}}
+        for p in ports
+    ]  # fmt: skip
+    spec: dict[str, Any] = {"rules": [{"http": {"paths": paths}}]}
+    if ingress_class:
+        spec["ingressClassName"] = ingress_class
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": _meta(f"{cluster}-ports", cluster),
+        "spec": spec,
+    }
 
 
 def agent_account(cluster: str) -> list[dict[str, Any]]:

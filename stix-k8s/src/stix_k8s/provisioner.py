@@ -259,6 +259,7 @@ class KubernetesProvisioner(Provisioner):
                 except Exception as exc:
                     if getattr(exc, "status", None) != 404:
                         raise api_error(exc, context, f"delete {item.metadata.name}") from None
+        _delete_ingresses(context, namespace, label)
         deadline = time.monotonic() + DELETE_TIMEOUT
         while list_pods(context, namespace, cluster_name_on_cloud):
             if time.monotonic() > deadline:
@@ -277,21 +278,35 @@ class KubernetesProvisioner(Provisioner):
             low, _, high = str(item).partition("-")
             numbers.extend(range(int(low), int(high or low) + 1))
         mode = str(contexts.setting(context, "ports", "loadbalancer")).lower()
-        kind = {"loadbalancer": "LoadBalancer", "nodeport": "NodePort"}.get(mode)
+        kind = {"loadbalancer": "LoadBalancer", "nodeport": "NodePort", "ingress": "ClusterIP"}.get(
+            mode
+        )
         if kind is None:
             raise ProvisionError(
-                f"kubernetes.ports must be loadbalancer or nodeport, got {mode!r}", scope="cloud"
+                f"kubernetes.ports must be loadbalancer, nodeport or ingress, got {mode!r}",
+                scope="cloud",
             )
+        namespace = contexts.namespace(context)
         head = manifests.pod_name(cluster_name_on_cloud, 0)
-        body = manifests.owned_by(
-            manifests.ports_service(cluster_name_on_cloud, sorted(set(numbers)), kind),
-            head,
-            _uid(context, contexts.namespace(context), head),
-        )
+        uid = _uid(context, namespace, head)
+        wanted = sorted(set(numbers))
+        service = manifests.ports_service(cluster_name_on_cloud, wanted, kind)
         try:
-            contexts.core_api(context).create_namespaced_service(contexts.namespace(context), body)
+            contexts.core_api(context).create_namespaced_service(
+                namespace, manifests.owned_by(service, head, uid)
+            )
         except Exception as exc:
             _ignore_conflict(exc, context, "create ports service")
+        if mode != "ingress":
+            return
+        ingress = manifests.ports_ingress(
+            cluster_name_on_cloud, wanted, contexts.setting(context, "ingress_class")
+        )
+        api = contexts.networking_api(context)
+        try:
+            api.create_namespaced_ingress(namespace, manifests.owned_by(ingress, head, uid))
+        except Exception as exc:
+            _ignore_conflict(exc, context, "create ingress")
 
     def get_command_runners(self, info: ClusterInfo) -> list[Any]:
         from stix_k8s.runner import KubeRunner
@@ -315,6 +330,23 @@ class KubernetesProvisioner(Provisioner):
         from stix_k8s.runner import KubeRunner
 
         return KubeRunner.from_spec(spec)
+
+
+def _delete_ingresses(context: str, namespace: str, label: str) -> None:
+    """Delete the cluster's ingresses; a user without ingress rights never made any."""
+    api = contexts.networking_api(context)
+    try:
+        items = api.list_namespaced_ingress(namespace, label_selector=label).items
+    except Exception as exc:
+        if getattr(exc, "status", None) in (403, 404):
+            return
+        raise api_error(exc, context, "list ingresses") from None
+    for item in items:
+        try:
+            api.delete_namespaced_ingress(item.metadata.name, namespace)
+        except Exception as exc:
+            if getattr(exc, "status", None) != 404:
+                raise api_error(exc, context, f"delete {item.metadata.name}") from None
 
 
 def _uid(context: str, namespace: str, pod: str) -> str:
