@@ -7,6 +7,7 @@ no pod, service, role or service account may be left, and no pod process may sur
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,10 @@ def kube(
             for p in ("pods", "services", "serviceaccounts", "roles", "rolebindings", "ingresses")
         }
         assert not any(left.values()), f"objects left behind: {left}"
+        deadline = time.monotonic() + 15
+        while api.live_processes() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not api.live_processes(), "processes of deleted pods still run"
     finally:
         api.stop()
         contexts.reset_clients()

@@ -196,6 +196,20 @@ class FakeKubeApi(FakeApi):
         assert self.ca_file is not None
         return base64.b64encode(Path(self.ca_file).read_bytes()).decode()
 
+    def live_processes(self) -> list[int]:
+        """Pids of processes still running in any pod of this fake (for leak checks)."""
+        needle = f"{NODE_MARKER}={self.root}/".encode()
+        pids = []
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    with open(f"/proc/{entry.name}/environ", "rb") as fh:
+                        if needle in fh.read():
+                            pids.append(int(entry.name))
+                except OSError:
+                    continue
+        return pids
+
     def names(self, plural: str) -> list[str]:
         """Names of every stored object of a kind (for leak checks)."""
         with self.lock:
