@@ -164,13 +164,7 @@ class KubernetesProvisioner(Provisioner):
                 call(namespace, manifests.owned_by(body, head, uid))
             except Exception as exc:
                 _ignore_conflict(exc, context, what)
-        patch = {
-            "metadata": {
-                "ownerReferences": manifests.owned_by(account, head, uid)["metadata"][
-                    "ownerReferences"
-                ]
-            }
-        }
+        patch = manifests.owned_by({"metadata": {}}, head, uid)  # just the ownerReferences
         try:
             api.patch_namespaced_service_account(account["metadata"]["name"], namespace, patch)
         except Exception as exc:
