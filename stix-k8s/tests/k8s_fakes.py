@@ -124,7 +124,9 @@ class FakeKubeApi(FakeApi):
     # -- plumbing -----------------------------------------------------------------
 
     def dispatch(self, request: Request) -> Any:
-        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":  # auth schemes are case-insensitive (RFC 9110)
+            token = ""
         if token not in self.tokens:
             return _status(401, "Unauthorized", "Unauthorized")
         account = self.accounts.get(token)

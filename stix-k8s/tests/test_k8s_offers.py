@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
 from k8s_fakes import FakeKubeApi
 from k8s_fakewire import write_config
 from stix.task import Resources
@@ -60,3 +62,35 @@ def test_gpus_list_shows_free_and_total(kube: FakeKubeApi, cli: Any) -> None:
     text = cli("gpus", "list", "--infra", "kubernetes/fake")
     assert text.exit_code == 0, text.stderr
     assert "H100" in text.stdout and "FREE" in text.stdout
+
+
+def test_karpenter_label_names_the_gpu() -> None:
+    from stix_k8s.capacity import gpu_type
+
+    assert gpu_type({"karpenter.k8s.aws/instance-gpu-name": "a10g"}, None) == "A10G"
+    assert gpu_type({"other": "x"}, None) is None
+
+
+def test_in_cluster_config_when_running_in_a_pod(
+    kube: FakeKubeApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No kubeconfig, but a service account: the pseudo-context ``in-cluster`` is used."""
+    import shutil
+
+    from k8s_fakes import ADMIN_TOKEN
+    from stix_k8s import contexts
+
+    sa = tmp_path / "sa"
+    sa.mkdir()
+    (sa / "token").write_text(ADMIN_TOKEN)
+    (sa / "namespace").write_text("default")
+    assert kube.ca_file is not None
+    shutil.copy(kube.ca_file, sa / "ca.crt")
+    monkeypatch.setattr(contexts, "SA_DIR", str(sa))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", kube.url.rsplit(":", 1)[1])
+    contexts.reset_clients()
+    assert contexts.allowed_contexts() == ["in-cluster"]
+    offers = KubernetesCloud().live_offers(Resources.from_yaml_config({"accelerators": "L4:1"}), 1)
+    assert [(o.region, o.accelerator_name) for o in offers] == [("in-cluster", "L4")]

@@ -132,7 +132,11 @@ def api_client(context: str) -> Any:
     configuration = client.Configuration()
     try:
         if context == IN_CLUSTER:
-            config.load_incluster_config(client_configuration=configuration)
+            from kubernetes.config.incluster_config import InClusterConfigLoader
+
+            InClusterConfigLoader(
+                token_filename=str(Path(SA_DIR, "token")), cert_filename=str(Path(SA_DIR, "ca.crt"))
+            ).load_and_set(configuration)
         else:
             config.load_kube_config(
                 config_file=str(kubeconfig_path()),
