@@ -92,6 +92,10 @@ class FakeKubeApi(FakeApi):
         self.namespaces = {"default"}
         self.denied: set[str] = set()  # "create pods/exec" and such, for SelfSubjectAccessReview
         self.unpullable: set[str] = set()  # images whose pull fails
+        self.exec_protocols: tuple[str, ...] = (
+            "v5.channel.k8s.io",
+            "v4.channel.k8s.io",
+        )  # in order
         self.tokens = {ADMIN_TOKEN}
         self.accounts: dict[str, tuple[str, str]] = {}  # pod token -> (namespace, service account)
         self.lock = threading.RLock()
@@ -568,9 +572,7 @@ class FakeKubeApi(FakeApi):
         if "upgrade" not in request.headers.get("connection", "").lower():
             return _status(400, "BadRequest", "Upgrade request required")
         offered = [p.strip() for p in request.headers.get("sec-websocket-protocol", "").split(",")]
-        protocol = next(
-            (p for p in ("v5.channel.k8s.io", "v4.channel.k8s.io") if p in offered), None
-        )
+        protocol = next((p for p in self.exec_protocols if p in offered), None)
         if protocol is None:
             return _status(400, "BadRequest", "no supported websocket subprotocol")
         stdin = (request.query.get("stdin") or ["false"])[0] in ("true", "1", "True")

@@ -87,7 +87,13 @@ class KubeRunner(Runner):
         stream: Callable[[bytes], None] | None = None,
         timeout: float | None = None,
     ) -> tuple[int, bytes, bytes]:
-        """Run ``command`` (an argv) in the pod; feed ``data`` to stdin, then close it."""
+        """Run ``command`` (an argv) in the pod; feed ``data`` to stdin, then close it.
+
+        Only the v5 exec protocol can close stdin, so the command reads ``data`` through
+        ``head -c <size>``: it sees the end of its input on v4 servers too.
+        """
+        if data is not None:
+            command = ["/bin/sh", "-c", f"head -c {len(data)} | {shlex.join(command)}"]
         ws = self.open_stream(command, stdin=data is not None)
         out, err = bytearray(), bytearray()
         deadline = None if timeout is None else time.monotonic() + timeout
