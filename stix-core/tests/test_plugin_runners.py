@@ -46,9 +46,18 @@ class PodProvisioner(Provisioner):
 class LiveCloud(Cloud):
     name: ClassVar[str] = "kubernetes"
     uses_catalog: ClassVar[bool] = False
+    default_cpus: ClassVar[str] = "1+"
 
     def check(self) -> CheckResult:
         return CheckResult(True, "fine")
+
+    def live_offers(self, resources: Any, num_nodes: int) -> list[Any]:
+        from stix.catalog.offer import Offer
+
+        return [
+            Offer("kubernetes", "4CPU--16GB", 4, 16, 0.0, region="ctx",
+                  note="an autoscaler must add the node first")
+        ]  # fmt: skip
 
     def gpu_availability(self, region: str | None) -> list[dict[str, Any]]:
         return [{"accelerator": "H100", "free": 3, "total": 8, "max_per_node": 2, "nodes": 4,
@@ -56,7 +65,9 @@ class LiveCloud(Cloud):
 
 
 @pytest.fixture
-def pods(register_plugin: Any) -> None:
+def pods(register_plugin: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An in-process ``kubernetes`` plugin; installed third-party plugins stay unloaded."""
+    monkeypatch.setenv("STIX_PLUGINS", "")
     module = types.ModuleType("podplugin")
     module.register_provisioners = hookimpl(lambda register: register(PodProvisioner))  # type: ignore[attr-defined]
     module.register_clouds = hookimpl(lambda register: register(LiveCloud))  # type: ignore[attr-defined]
@@ -88,3 +99,15 @@ def test_gpus_list_of_a_live_cloud_shows_what_is_free(pods: None, cli: Any) -> N
     assert rows[0]["free"] == 3
     missing = cli("gpus", "list", "A100", "--infra", "k8s")
     assert missing.exit_code != 0 and "no GPUs on kubernetes right now named A100" in missing.stderr
+
+
+def test_an_offer_note_shows_in_the_plan(pods: None, cli: Any, tmp_path: Path) -> None:
+    task = tmp_path / "task.yaml"
+    task.write_text("resources:\n  infra: k8s\nrun: echo hi\n")
+    result = cli("launch", "--dryrun", str(task))
+    assert result.exit_code == 0, result.stderr
+    header, row = result.stdout.splitlines()[1:3]
+    assert header.split()[-1] == "NOTE"
+    assert row.startswith("kubernetes/ctx") and row.endswith(
+        "an autoscaler must add the node first"
+    )
