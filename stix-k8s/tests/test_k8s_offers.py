@@ -49,8 +49,10 @@ def test_configured_label_rate_and_autoscaling_pools(kube: FakeKubeApi, stix_hom
     cloud = KubernetesCloud()
     b200 = cloud.live_offers(Resources.from_yaml_config({"accelerators": "B200:2", "cpus": 2}), 1)
     assert [(o.accelerator_name, o.price) for o in b200] == [("B200", 5.02)]
-    # no A100 node exists, but the autoscaler can add one
-    assert cloud.live_offers(Resources.from_yaml_config({"accelerators": "A100:4"}), 2)
+    # no A100 node exists, but the autoscaler can add one; the offer says so
+    (a100,) = cloud.live_offers(Resources.from_yaml_config({"accelerators": "A100:4"}), 2)
+    assert a100.note == "0 of 2 pods fit now; an autoscaling pool must add nodes"
+    assert b200[0].note is None
 
 
 def test_gpus_list_shows_free_and_total(kube: FakeKubeApi, cli: Any) -> None:

@@ -295,8 +295,11 @@ def offers(context: str, resources: Resources, num_nodes: int) -> list[Offer]:
         return []
     nodes = node_capacities(context)
     free = sum(shape.slots(node) for node in nodes)
-    if free < num_nodes and not any(_pool_fits(shape, p) for p in autoscaling_shapes(context)):
-        return []
+    note = None
+    if free < num_nodes:
+        if not any(_pool_fits(shape, p) for p in autoscaling_shapes(context)):
+            return []
+        note = f"{free} of {num_nodes} pods fit now; an autoscaling pool must add nodes"
     price = hourly_price(context, shape)
     return [
         Offer(
@@ -309,6 +312,7 @@ def offers(context: str, resources: Resources, num_nodes: int) -> list[Offer]:
             zone=None,
             accelerator_name=shape.accelerator if shape.gpus else None,
             accelerator_count=shape.gpus,
+            note=note,
         )
     ]
 
