@@ -64,6 +64,7 @@ class FakeArmApi(FakeApi):
         self.token = token
         self.subscription = SUBSCRIPTION
         self.capacity_code = "AllocationFailed"
+        self.capacity_codes: dict[str, str] = {}  # per region, over capacity_code
         self.polls = 1  # how many times an operation answers InProgress before it ends
         # whole seconds, as the SDK reads it; "0" lets the client use its own polling interval
         self.retry_after = "0"
@@ -351,6 +352,7 @@ class FakeArmApi(FakeApi):
         if existing is not None:
             return _error(409, "OperationNotAllowed", "changing an existing VM is not modelled")
         fault = self.cloud.faults.check(region)
+        capacity_code = self.capacity_codes.get(region, self.capacity_code)
         if fault == "quota":
             cores = self.sizes[size]["vCPUs"]
             return _error(
@@ -362,7 +364,7 @@ class FakeArmApi(FakeApi):
                 f"Usage: 0, Additional Required: {cores}, (Minimum) New Limit "
                 f"Required: {cores}.",
             )
-        if fault == "capacity" and self.capacity_code == "SkuNotAvailable":
+        if fault == "capacity" and capacity_code == "SkuNotAvailable":
             return _error(
                 409,
                 "SkuNotAvailable",
@@ -386,7 +388,7 @@ class FakeArmApi(FakeApi):
         def finish() -> dict[str, str] | None:
             from harness.cloudnodes import NoFreeNode
 
-            code = self.capacity_code if fault == "capacity" else None
+            code = capacity_code if fault == "capacity" else None
             node = None
             if code is None:
                 try:
@@ -564,6 +566,7 @@ class FakeArmApi(FakeApi):
             self.operations.clear()
             self.vm_bodies.clear()
             self.capacity_code = "AllocationFailed"
+            self.capacity_codes.clear()
 
 
 __all__ = ["SUBSCRIPTION", "TENANT", "TOKEN_HEADER", "FakeArmApi"]
