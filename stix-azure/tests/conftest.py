@@ -134,3 +134,29 @@ def arm(
         arm_api.errors.clear()
         arm_api.reset()
         cloud.reset()
+
+
+@pytest.fixture(scope="session")
+def azurite_connection() -> Iterator[str]:
+    """Connection string of an Azurite Blob service for the session (skips when absent)."""
+    from azure_azurite import azurite, azurite_binary
+
+    if azurite_binary() is None:
+        pytest.skip("azurite-blob is not installed (npm install -g azurite, or set STIX_AZURITE)")
+    with azurite() as connection:
+        yield connection
+
+
+@pytest.fixture
+def blob(
+    azurite_connection: str, stix_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """The Blob store signed in to Azurite; every container is deleted afterwards."""
+    from azure.storage.blob import BlobServiceClient
+    from stix_azure.store import BlobStore
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite_connection)
+    yield BlobStore()
+    service = BlobServiceClient.from_connection_string(azurite_connection)
+    for item in service.list_containers():
+        service.delete_container(item.name)
