@@ -99,6 +99,14 @@ def test_relaunch_creates_only_the_missing_rank(arm: Any, cloud: Any) -> None:
     assert record.created_instance_ids == ("grow-1a2b-1",)
     prov.wait_instances("grow-1a2b", "eastus", "UP")
     assert len(cloud.assigned()) == 2
+    prov.open_ports("grow-1a2b", "eastus", ("8888", "22"))
+    prov.open_ports("grow-1a2b", None, ("8888",))  # again: nothing added
+    (nsg,) = arm.of_type("Microsoft.Network/networkSecurityGroups")
+    rules = {
+        r["properties"]["destinationPortRange"]: r["properties"]["priority"]
+        for r in nsg["properties"]["securityRules"]
+    }
+    assert rules == {"22": 1000, "8888": 1100}
     prov.terminate_instances("grow-1a2b", None)  # region unknown: found by the group's tag
 
 
