@@ -160,3 +160,14 @@ def blob(
     service = BlobServiceClient.from_connection_string(azurite_connection)
     for item in service.list_containers():
         service.delete_container(item.name)
+
+
+@pytest.fixture(scope="session")
+def bridge_azurite(cloud_nodes: Any) -> Iterator[str]:
+    """Azurite on the harness bridge's host address, so that harness nodes reach it."""
+    from azure_azurite import azurite, azurite_binary
+
+    if azurite_binary() is None:
+        pytest.skip("azurite-blob is not installed (npm install -g azurite, or set STIX_AZURITE)")
+    with azurite(host=f"10.213.{cloud_nodes.slot}.1") as connection:
+        yield connection

@@ -102,3 +102,50 @@ def test_two_node_job_reads_both_ranks(launcher: Any, cloud: Any, tmp_path: Path
     assert group.endswith("-eastus")
     sdk.down("azpair")
     assert launcher.group_names() == [] and cloud.assigned() == []
+
+
+def test_blob_storage_object_and_url_copied_onto_the_node(
+    launcher: Any, cloud: Any, tmp_path: Path, bridge_azurite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``store: azure`` (created, uploaded, COPY'd through a SAS URL, gone with the cluster) and
+    a user's ``https://<account>.blob.core.windows.net`` folder, on a real node via Azurite."""
+    import stix.sdk as sdk
+    from azure.storage.blob import BlobServiceClient
+    from azure_azurite import ACCOUNT
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", bridge_azurite)
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.txt").write_text("alpha")
+    (data / "sub" / "b.txt").write_text("beta")
+    doc = yaml.safe_load(
+        Path(task_file(tmp_path, "blob", 1, "cat ~/data/a.txt ~/theirs/note.txt")).read_text()
+    )
+    doc["file_mounts"] = {
+        "~/data": {
+            "name": "stix-e2e-blob",
+            "source": str(data),
+            "store": "azure",
+            "mode": "COPY",
+            "persistent": False,
+        },
+        "~/theirs": f"https://{ACCOUNT}.blob.core.windows.net/their-box/notes",
+    }
+    path = tmp_path / "blob.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    service = BlobServiceClient.from_connection_string(bridge_azurite)
+    service.create_container("their-box").upload_blob("notes/note.txt", b"beta")
+    try:
+        result = sdk.launch(str(path), "azblob")
+        assert result.status == "SUCCEEDED"
+        assert "alphabeta" in job_log("azblob", result.job_id).replace("\n", "")
+        [vm] = launcher.of_type("Microsoft.Compute/virtualMachines")
+        home = cloud.node(vm["id"].lower()).home
+        assert (home / "data" / "sub" / "b.txt").read_text() == "beta"
+        assert sorted(c.name for c in service.list_containers()) == ["stix-e2e-blob", "their-box"]
+        sdk.down("azblob")
+        # persistent: false and made by STIX: gone with the cluster; the user's stays
+        assert [c.name for c in service.list_containers()] == ["their-box"]
+    finally:
+        for item in service.list_containers():
+            service.delete_container(item.name)
