@@ -124,3 +124,24 @@ def test_spot_with_gpu_image_and_eviction_policy(arm: Any, stix_home: Any) -> No
     prov.wait_instances("cheap-1a2b", "eastus", "UP")
     assert prov.get_cluster_info("cheap-1a2b", "eastus").provider_config["use_spot"] is True
     prov.terminate_instances("cheap-1a2b", "eastus")
+
+
+def test_long_running_operations_are_waited_on_with_a_limit(arm: Any, stix_home: Any) -> None:
+    import pytest
+    from stix.errors import ProvisionError
+
+    from conftest import write_config
+
+    write_config(stix_home, wait_seconds=2)
+    arm.polls = 10_000  # the network operations never finish
+    prov = AzureProvisioner()
+    try:
+        with pytest.raises(
+            ProvisionError, match=r"security group slow-1a2b-nsg did not finish within 2 s"
+        ) as info:
+            prov.bootstrap(make_config("slow"))
+        assert info.value.scope == "region"  # failover moves on to the next region
+    finally:
+        arm.polls = 1
+    write_config(stix_home, wait_seconds=60)
+    prov.terminate_instances("slow-1a2b", "eastus")
