@@ -55,6 +55,12 @@ def _error(status: int, code: str, message: str) -> Response:
     return json_response({"error": {"code": code, "message": message}}, status=status)
 
 
+def _no_group(req: Request) -> Response:
+    return _error(
+        404, "ResourceGroupNotFound", f"Resource group '{req.params['rg']}' could not be found."
+    )
+
+
 class FakeArmApi(FakeApi):
     """Resource Manager for one subscription; VMs are harness nodes (see the module docstring)."""
 
@@ -210,11 +216,7 @@ class FakeArmApi(FakeApi):
     def get_group(self, req: Request) -> Response:
         group = self.group_of(req)
         if group is None:
-            return _error(
-                404,
-                "ResourceGroupNotFound",
-                f"Resource group '{req.params['rg']}' could not be found.",
-            )
+            return _no_group(req)
         return json_response(self._group_json(group))
 
     def put_group(self, req: Request) -> Response:
@@ -269,7 +271,7 @@ class FakeArmApi(FakeApi):
 
     def list_resources(self, req: Request) -> Response:
         if self.group_of(req) is None:
-            return _error(404, "ResourceGroupNotFound", "Resource group could not be found.")
+            return _no_group(req)
         prefix = self._id(req, "").lower()
         return json_response(
             {"value": [r for k, r in self.resources.items() if k.startswith(prefix)]}
@@ -290,11 +292,7 @@ class FakeArmApi(FakeApi):
     def put_resource(self, req: Request) -> Response:
         group = self.group_of(req)
         if group is None:
-            return _error(
-                404,
-                "ResourceGroupNotFound",
-                f"Resource group '{req.params['rg']}' could not be found.",
-            )
+            return _no_group(req)
         body = req.json() or {}
         rid = self._id(req)
         kind = f"{req.params['ns']}/{req.params['type']}"

@@ -9,8 +9,9 @@ a container SAS written to a file only the node's user can read.
 from __future__ import annotations
 
 import hashlib
+import shlex
 
-from stix_azure.store import missing, q, subshell
+from stix.storage.transfer import fail_line, quote_path, subshell
 
 
 def blobfuse_config(
@@ -54,7 +55,7 @@ def mount_commands(
     endpoint = container_url.rsplit("/", 1)[0]
     tag = hashlib.sha256(f"{container_url}/{path}".encode()).hexdigest()[:12]
     conf = f"$HOME/.stix/blobfuse2/{tag}.yaml"
-    target = q(dest)
+    target = quote_path(dest)
     where = f"{container}/{path.strip('/')}" if path.strip("/") else container
     lines = [
         "set -e",
@@ -69,14 +70,14 @@ def mount_commands(
     if cached:
         lines.append(f'mkdir -p "{cache}"')
         rclone = (
-            f"RCLONE_AZUREBLOB_SAS_URL={q(container_url + '?' + sas)} "
-            f"rclone mount {q(':azureblob:' + where)} {target} --daemon --vfs-cache-mode full "
+            f"RCLONE_AZUREBLOB_SAS_URL={shlex.quote(container_url + '?' + sas)} "
+            f"rclone mount {shlex.quote(':azureblob:' + where)} {target} --daemon --vfs-cache-mode full "
             '--cache-dir "$HOME/.cache/rclone" --dir-cache-time 10s --vfs-write-back 1s'
         )
         lines.append(
             f"if command -v rclone >/dev/null 2>&1; then\n  {rclone}\n"
             f"elif command -v blobfuse2 >/dev/null 2>&1; then\n  {blobfuse}\nelse\n  "
-            + missing(
+            + fail_line(
                 f"MOUNT_CACHED of {where} needs rclone or blobfuse2 on the node",
                 "install one of them or use mode: COPY",
             )
@@ -85,7 +86,7 @@ def mount_commands(
         return subshell(lines)
     lines.append(
         f"if command -v blobfuse2 >/dev/null 2>&1; then\n  {blobfuse}\nelse\n  "
-        + missing(
+        + fail_line(
             f"MOUNT of {where} needs blobfuse2 on the node",
             "install blobfuse2 (packages.microsoft.com) or use mode: COPY",
         )

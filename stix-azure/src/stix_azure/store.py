@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import attrs
 from stix.errors import StixError
 from stix.interfaces import Store
+from stix.storage.transfer import GET_FUNCTION, fail_line, quote_path, subshell, upload_pairs
 
 SAS_HOURS = 6
 MAX_COPY_BLOBS = 2000
@@ -161,16 +162,7 @@ class BlobStore(Store):
         source = Path(source).expanduser()
         if not source.exists():
             raise StixError(f"azure: upload source {source} does not exist")
-        base = prefix.strip("/")
-        pairs: list[tuple[Path, str]] = []
-        if source.is_file():
-            pairs.append((source, f"{base}/{source.name}" if base else source.name))
-        else:
-            for root, _dirs, files in os.walk(source):
-                for fname in files:
-                    path = Path(root) / fname
-                    rel = path.relative_to(source).as_posix()
-                    pairs.append((path, f"{base}/{rel}" if base else rel))
+        pairs = upload_pairs(source, prefix)
         container = self._container(bucket)
 
         def put(pair: tuple[Path, str]) -> None:
@@ -181,7 +173,7 @@ class BlobStore(Store):
             with ThreadPoolExecutor(max_workers=8) as pool:
                 list(pool.map(put, pairs))
         except Exception as exc:
-            raise _fail(exc, f"upload {source} to container {bucket}") from exc
+            raise _fail(exc, f"upload {source} to container {bucket}/{prefix}") from exc
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         """Every blob name under ``prefix``."""
@@ -285,30 +277,6 @@ class BlobStore(Store):
         )
 
 
-_GET = (
-    '_stix_get() { if command -v curl >/dev/null 2>&1; then curl -fsSL -o "$2" "$1"; '
-    'elif command -v wget >/dev/null 2>&1; then wget -q -O "$2" "$1"; '
-    "else python3 -c 'import sys, urllib.request; urllib.request.urlretrieve(sys.argv[1], sys.argv[2])' "
-    '"$1" "$2"; fi; }'
-)
-
-
-def q(text: str) -> str:
-    """Shell-quote ``text``, keeping a leading ``~/`` expandable."""
-    if text.startswith("~/"):
-        return '"$HOME"/' + shlex.quote(text[2:])
-    return shlex.quote(text)
-
-
-def missing(what: str, fix: str) -> str:
-    return f"echo {shlex.quote(f'stix: {what}; {fix}')} >&2; exit 1"
-
-
-def subshell(lines: list[str]) -> str:
-    """One ``( ... )`` block, so ``set -e`` and ``exit`` stay inside it."""
-    return "(\n" + "\n".join(lines) + "\n)\n"
-
-
 def copy_commands(container_url: str, sas: str, path: str, names: list[str], dest: str) -> str:
     """Download ``names`` (blobs under ``path``) to ``dest``: one file, or a folder tree."""
     from urllib.parse import quote
@@ -316,23 +284,24 @@ def copy_commands(container_url: str, sas: str, path: str, names: list[str], des
     if len(names) > MAX_COPY_BLOBS:
         return subshell(
             [
-                missing(
+                fail_line(
                     f"COPY of {len(names)} blobs is more than {MAX_COPY_BLOBS}",
                     "use mode: MOUNT or MOUNT_CACHED",
                 )
             ]
         )
     single = bool(path) and names == [path]
-    lines = ["set -e", _GET]
+    lines = ["set -e", GET_FUNCTION]
     if not single:
-        lines.append(f"mkdir -p {q(dest)}")
+        lines.append(f"mkdir -p {quote_path(dest)}")
     prefix = path.rstrip("/") + "/" if path and not single else ""
     for name in names:
         if name.endswith("/"):
             continue
         out = dest if single else f"{dest.rstrip('/')}/{name[len(prefix) :] if prefix else name}"
         link = f"{container_url}/{quote(name)}?{sas}"
-        lines.append(f'mkdir -p "$(dirname {q(out)})" && _stix_get {shlex.quote(link)} {q(out)}')
+        target = quote_path(out)
+        lines.append(f'mkdir -p "$(dirname {target})" && _stix_get {shlex.quote(link)} {target}')
     return subshell(lines)
 
 
