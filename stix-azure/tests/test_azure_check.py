@@ -70,7 +70,8 @@ def test_no_subscription_says_how_to_pick_one(arm: Any, stix_home: Path) -> None
 
     write_config(stix_home, subscription_id=None)
     result = check()
-    assert not result.ok and result.detail == "azure: no subscription selected"
+    assert not result.ok
+    assert result.detail == f"signed in as user {USER}, but no subscription selected"
     assert "az account set" in str(result.hint)
 
 

@@ -116,15 +116,11 @@ def identity(claims: dict[str, Any]) -> str:
 
 
 def check() -> CheckResult:
-    """Get a management token and read the subscription; never raises."""
+    """Get a management token, then find and read the subscription; never raises."""
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 
     from stix_azure.session import management_scope, resource_client
 
-    try:
-        sub, source = subscription()
-    except CredentialsError as exc:
-        return CheckResult(False, exc.message, hint=exc.hint)
     try:
         token = credential().get_token(management_scope())
     except ClientAuthenticationError as exc:
@@ -135,6 +131,12 @@ def check() -> CheckResult:
     claims = token_claims(token.token)
     who = identity(claims)
     tenant = claims.get("tid")
+    try:
+        sub, source = subscription()
+    except CredentialsError as exc:
+        return CheckResult(
+            False, f"signed in as {who}, but {exc.message[len('azure: ') :]}", hint=exc.hint
+        )
     try:
         groups = resource_client(sub).resource_groups.list(top=1)
         next(iter(groups), None)
