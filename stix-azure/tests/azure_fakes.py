@@ -97,6 +97,7 @@ class FakeArmApi(FakeApi):
         self.route("GET", _PROVIDER, self.list_resources)
         self.route("GET", _PROVIDER + r"/(?P<name>[^/]+)", self.get_resource)
         self.route("PUT", _PROVIDER + r"/(?P<name>[^/]+)", self.put_resource)
+        self.route("DELETE", _PROVIDER + r"/(?P<name>[^/]+)", self.delete_vm)
         self.route("GET", _PROVIDER + r"/(?P<name>[^/]+)/instanceView", self.instance_view)
         self.route(
             "POST",
@@ -490,14 +491,37 @@ class FakeArmApi(FakeApi):
             if res["properties"].get("evictionPolicy") == "Deallocate":
                 res["power"] = "deallocated"
                 continue
-            self._drop(rid)  # Delete: the VM goes, and with it its disk, NIC and IP
-            net = res["properties"]["networkProfile"]["networkInterfaces"]
-            disk = res["properties"]["storageProfile"]["osDisk"].get("managedDisk", {}).get("id")
-            for ref in [*(n["id"] for n in net), disk]:
-                gone = self.resources.pop(str(ref).lower(), None)
-                for config in (gone or {}).get("properties", {}).get("ipConfigurations") or []:
-                    pip = (config["properties"].get("publicIPAddress") or {}).get("id", "")
+            self._delete_vm(rid)  # Delete: the VM goes, and with it its disk, NIC and IP
+
+    def _delete_vm(self, rid: str) -> None:
+        """The VM and what it was created to delete with it (``deleteOption: Delete``)."""
+        res = self.resources.get(rid)
+        if res is None:
+            return
+        self._drop(rid)
+        net = res["properties"]["networkProfile"]["networkInterfaces"]
+        disk = res["properties"]["storageProfile"]["osDisk"].get("managedDisk", {}).get("id")
+        for ref in [*(n["id"] for n in net), disk]:
+            gone = self.resources.pop(str(ref).lower(), None)
+            for config in (gone or {}).get("properties", {}).get("ipConfigurations") or []:
+                pip = (config["properties"].get("publicIPAddress") or {}).get("id", "")
+                if (config["properties"].get("publicIPAddress") or {}).get("properties", {}).get(
+                    "deleteOption"
+                ) == "Delete":
                     self.resources.pop(pip.lower(), None)
+
+    def delete_vm(self, req: Request) -> Response:
+        vm = self._vm(req)
+        if vm is None:
+            return Response(204, b"", {})
+        vm["properties"]["provisioningState"] = "Deleting"
+        rid = vm["id"].lower()
+
+        def finish() -> None:
+            self._delete_vm(rid)
+            return None
+
+        return Response(202, b"", self._op("Compute", finish, vm["location"]))
 
     # -- SKUs ----------------------------------------------------------------------------
 

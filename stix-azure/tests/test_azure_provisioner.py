@@ -145,3 +145,21 @@ def test_long_running_operations_are_waited_on_with_a_limit(arm: Any, stix_home:
         arm.polls = 1
     write_config(stix_home, wait_seconds=60)
     prov.terminate_instances("slow-1a2b", "eastus")
+
+
+def test_relaunch_replaces_a_node_whose_creation_failed(arm: Any, cloud: Any) -> None:
+    import pytest
+    from stix.errors import NoCapacityError
+
+    prov = AzureProvisioner()
+    cloud.faults.stockout("eastus", times=1)
+    with pytest.raises(NoCapacityError, match="AllocationFailed"):
+        prov.run_instances(make_config("retry"))
+    [failed] = arm.of_type("Microsoft.Compute/virtualMachines")
+    assert failed["properties"]["provisioningState"] == "Failed"
+    record = prov.run_instances(make_config("retry"))  # the failed VM goes, rank 0 is made again
+    assert record.created_instance_ids == ("retry-1a2b-0",)
+    prov.wait_instances("retry-1a2b", "eastus", "UP")
+    assert len(arm.of_type("Microsoft.Network/publicIPAddresses")) == 1
+    assert len(cloud.assigned()) == 1
+    prov.terminate_instances("retry-1a2b", "eastus")

@@ -49,6 +49,10 @@ def _guard(what: str, call: Callable[..., Any], *args: Any) -> Any:
         raise
 
 
+def _provisioning(vm: dict[str, Any]) -> str:
+    return str((vm.get("properties") or {}).get("provisioningState") or "").lower()
+
+
 def _rank(vm: dict[str, Any]) -> int:
     try:
         return int((vm.get("tags") or {}).get(TAG_RANK, -1))
@@ -159,9 +163,13 @@ class AzureProvisioner(Provisioner):
         spot = bool(getattr(config.resources, "use_spot", False))
         label = f"{size}{' (spot)' if spot else ''} in {region}"
         existing = {
-            _rank(vm): vm for vm in _guard(label, lambda: self._vms(group)) if _rank(vm) >= 0
+            _rank(vm): vm for vm in _guard(label, self._vms, group) if 0 <= _rank(vm) < config.count
         }
-        existing = {r: vm for r, vm in existing.items() if r < config.count}
+        failed = [vm["name"] for vm in existing.values() if _provisioning(vm) == "failed"]
+        if failed:  # an earlier create failed: remove those VMs and make their ranks again
+            say(f"  azure: removing {len(failed)} node(s) whose creation failed earlier")
+            _guard(label, self._delete_vms, group, failed)
+            existing = {r: vm for r, vm in existing.items() if vm["name"] not in failed}
         resumed = self._resume(group, config, existing, label)
         missing = [r for r in range(config.count) if r not in existing]
         created: list[str] = []
@@ -271,8 +279,7 @@ class AzureProvisioner(Provisioner):
         out = {}
         for vm in self._vms(group):
             view = self._view(group, vm)
-            prov = str((vm.get("properties") or {}).get("provisioningState") or "")
-            out[_rank(vm)] = (str(vm["name"]), vmspec.power_state(view), prov)
+            out[_rank(vm)] = (str(vm["name"]), vmspec.power_state(view), _provisioning(vm))
         return out
 
     def wait_instances(self, cluster_name_on_cloud: str, region: str | None, state: str) -> None:
@@ -291,7 +298,9 @@ class AzureProvisioner(Provisioner):
         expected = self._expected_nodes(group)
         delay = 0.2
         while True:
-            states = _guard("waiting", lambda: self._states(group))
+            states = _guard("waiting", self._states, group)
+            if not states and expected is None:
+                raise ClusterError(f"azure: cluster {cluster_name_on_cloud} has no nodes")
             failed = [n for n, _, p in states.values() if p.lower() == "failed"]
             if failed:
                 raise NoCapacityError(f"azure: node {failed[0]} of {cluster_name_on_cloud} failed")
@@ -424,6 +433,13 @@ class AzureProvisioner(Provisioner):
         from stix.runner.ssh_keys import remove_cluster_files
 
         remove_cluster_files(cluster_name_on_cloud)
+
+    def _delete_vms(self, group: str, names: list[str]) -> None:
+        compute = self._client("compute")
+        wait_all(
+            [(f"delete {n}", compute.virtual_machines.begin_delete(group, n)) for n in names],
+            _timeout(),
+        )
 
     def _delete_groups(self, groups: list[str]) -> None:
         resource = self._client("resource")
