@@ -1,4 +1,4 @@
-"""A fake of the public Azure Retail Prices API (``GET /api/retail/prices``), for catalog tests.
+"""Fakes behind the Azure catalog: the public Retail Prices API and the Resource SKUs list.
 
 Follows https://learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices:
 no authentication, an OData ``$filter`` (``armRegionName eq '...'`` is honoured), pages of
@@ -41,6 +41,56 @@ def meter(
     }
 
 
+def sku_list(sizes: dict[str, dict[str, Any]], regions: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The ``value`` of ``GET /providers/Microsoft.Compute/skus``: one entry per size and region.
+
+    Follows https://learn.microsoft.com/rest/api/compute/resource-skus/list (capabilities as
+    name/value strings, ``Location`` restrictions with ``NotAvailableForSubscription``).
+    """
+    value = []
+    for size, shape in sizes.items():
+        for region in regions:
+            caps = [
+                {"name": "vCPUs", "value": str(shape["vCPUs"])},
+                {"name": "MemoryGB", "value": str(shape["MemoryGB"])},
+                {"name": "HyperVGenerations", "value": shape.get("gen", "V1,V2")},
+            ]
+            if shape.get("GPUs"):
+                caps.append({"name": "GPUs", "value": str(shape["GPUs"])})
+            restrictions = []
+            if region in shape.get("restricted", ()):
+                restrictions.append(
+                    {
+                        "type": "Location",
+                        "values": [region],
+                        "reasonCode": "NotAvailableForSubscription",
+                    }
+                )
+            value.append(
+                {
+                    "resourceType": "virtualMachines",
+                    "name": size,
+                    "tier": "Standard",
+                    "size": size.split("_", 1)[-1],
+                    "family": shape.get("family", "standardDSv5Family"),
+                    "locations": [region],
+                    "locationInfo": [{"location": region, "zones": ["1", "2", "3"]}],
+                    "capabilities": caps,
+                    "restrictions": restrictions,
+                }
+            )
+    value.append(
+        {
+            "resourceType": "disks",
+            "name": "Premium_LRS",
+            "locations": ["eastus"],
+            "capabilities": [],
+            "restrictions": [],
+        }
+    )
+    return value
+
+
 class FakeRetailPricesApi(FakeApi):
     """Serves ``items`` filtered by region, ``page_size`` at a time."""
 
@@ -71,4 +121,4 @@ class FakeRetailPricesApi(FakeApi):
         )
 
 
-__all__ = ["FakeRetailPricesApi", "meter"]
+__all__ = ["FakeRetailPricesApi", "meter", "sku_list"]

@@ -526,49 +526,10 @@ class FakeArmApi(FakeApi):
     # -- SKUs ----------------------------------------------------------------------------
 
     def list_skus(self, req: Request) -> Response:
-        """``GET /providers/Microsoft.Compute/skus``: one entry per size and region."""
-        value = []
-        for size, shape in self.sizes.items():
-            for region in self.regions:
-                caps = [
-                    {"name": "vCPUs", "value": str(shape["vCPUs"])},
-                    {"name": "MemoryGB", "value": str(shape["MemoryGB"])},
-                    {"name": "HyperVGenerations", "value": shape.get("gen", "V1,V2")},
-                ]
-                if shape.get("GPUs"):
-                    caps.append({"name": "GPUs", "value": str(shape["GPUs"])})
-                restrictions = []
-                if region in shape.get("restricted", ()):
-                    restrictions.append(
-                        {
-                            "type": "Location",
-                            "values": [region],
-                            "reasonCode": "NotAvailableForSubscription",
-                        }
-                    )
-                value.append(
-                    {
-                        "resourceType": "virtualMachines",
-                        "name": size,
-                        "tier": "Standard",
-                        "size": size.split("_", 1)[-1],
-                        "family": shape.get("family", "standardDSv5Family"),
-                        "locations": [region],
-                        "locationInfo": [{"location": region, "zones": ["1", "2", "3"]}],
-                        "capabilities": caps,
-                        "restrictions": restrictions,
-                    }
-                )
-        value.append(
-            {
-                "resourceType": "disks",
-                "name": "Premium_LRS",
-                "locations": ["eastus"],
-                "capabilities": [],
-                "restrictions": [],
-            }
-        )
-        return json_response({"value": value})
+        """``GET /providers/Microsoft.Compute/skus`` (see :func:`azure_fake_prices.sku_list`)."""
+        from azure_fake_prices import sku_list
+
+        return json_response({"value": sku_list(self.sizes, self.regions)})
 
     # -- test-side views -----------------------------------------------------------------
 
