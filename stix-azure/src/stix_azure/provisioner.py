@@ -18,7 +18,7 @@ from stix.interfaces import ClusterInfo, InstanceInfo, ProvisionConfig, Provisio
 from stix_azure import network, vmspec
 from stix_azure.credentials import _setting
 from stix_azure.errors import to_provision_error
-from stix_azure.lro import DEFAULT_TIMEOUT, say, wait_all
+from stix_azure.lro import DEFAULT_TIMEOUT, PROGRESS_EVERY, say, wait_all
 from stix_azure.vmspec import TAG_CLUSTER, TAG_CLUSTER_NAME, TAG_MANAGED, TAG_NODES, TAG_RANK
 
 DEFAULT_REGION = "eastus"
@@ -297,6 +297,7 @@ class AzureProvisioner(Provisioner):
         deadline = time.monotonic() + limit
         expected = self._expected_nodes(group)
         delay = 0.2
+        next_note = time.monotonic() + PROGRESS_EVERY
         while True:
             states = _guard("waiting", self._states, group)
             if not states and expected is None:
@@ -324,6 +325,10 @@ class AzureProvisioner(Provisioner):
                 and (want != "STOPPED" or all(s == "deallocated" for _, s, _ in states.values()))
             ):
                 return
+            if time.monotonic() >= next_note:
+                seen = ", ".join(sorted({str(s) for _, s, _ in states.values()}))
+                say(f"  azure: waiting for {cluster_name_on_cloud} to be {state} (now {seen})")
+                next_note = time.monotonic() + PROGRESS_EVERY
             if time.monotonic() > deadline:
                 raise ProvisionError(
                     f"azure: cluster {cluster_name_on_cloud} did not reach {state} within "

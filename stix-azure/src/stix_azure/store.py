@@ -43,7 +43,7 @@ class BucketInfo:
 
     name: str
     created: str
-    region: str
+    region: str | None  # a container is in its account's region, which the data API does not say
     managed: bool
 
 
@@ -214,7 +214,7 @@ class BlobStore(Store):
                 continue
             stamp = item.last_modified
             when = stamp.isoformat(timespec="seconds") if stamp else ""
-            out.append(BucketInfo(item.name, when, str(default_account() or ""), managed))
+            out.append(BucketInfo(item.name, when, None, managed))
         return out
 
     # -- on the node -------------------------------------------------------------
