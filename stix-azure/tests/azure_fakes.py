@@ -71,6 +71,7 @@ class FakeArmApi(FakeApi):
         self.subscription = SUBSCRIPTION
         self.capacity_code = "AllocationFailed"
         self.capacity_codes: dict[str, str] = {}  # per region, over capacity_code
+        self.forbidden = False  # the identity has no role on the subscription
         self.polls = 1  # how many times an operation answers InProgress before it ends
         # whole seconds, as the SDK reads it; "0" lets the client use its own polling interval
         self.retry_after = "0"
@@ -120,6 +121,15 @@ class FakeArmApi(FakeApi):
                 404,
                 "SubscriptionNotFound",
                 f"The subscription '{sub.group(1)}' could not be found.",
+            )
+        if self.forbidden and sub:
+            action = "write" if request.method in ("PUT", "POST", "DELETE") else "read"
+            return _error(
+                403,
+                "AuthorizationFailed",
+                "The client 'alice' with object id 'oid' does not have authorization to "
+                f"perform action 'Microsoft.Resources/subscriptions/resourcegroups/{action}' "
+                f"over scope '/subscriptions/{self.subscription}' or the scope is invalid.",
             )
         with self.lock:
             self._evictions()
@@ -550,6 +560,7 @@ class FakeArmApi(FakeApi):
             self.vm_bodies.clear()
             self.capacity_code = "AllocationFailed"
             self.capacity_codes.clear()
+            self.forbidden = False
 
 
 __all__ = ["SUBSCRIPTION", "TENANT", "TOKEN_HEADER", "FakeArmApi"]

@@ -83,3 +83,19 @@ def test_unknown_subscription_is_named(arm: Any, stix_home: Path) -> None:
     assert not result.ok
     assert "99999999-0000-0000-0000-000000000000" in result.detail
     assert "SubscriptionNotFound" in result.detail
+
+
+def test_missing_role_is_named_by_check_and_stops_provisioning(arm: Any) -> None:
+    import pytest
+    from stix.errors import CredentialsError
+    from stix_azure.credentials import check
+    from stix_azure.provisioner import AzureProvisioner
+    from test_azure_provisioner import make_config
+
+    arm.forbidden = True
+    result = check()
+    assert not result.ok and "AuthorizationFailed" in result.detail
+    assert "Contributor" in str(result.hint)
+    with pytest.raises(CredentialsError, match="access denied") as info:
+        AzureProvisioner().bootstrap(make_config("denied"))
+    assert info.value.scope == "cloud" and "Contributor" in str(info.value.hint)
