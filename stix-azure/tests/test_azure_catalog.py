@@ -102,3 +102,20 @@ def test_gpu_names_of_azure_sizes() -> None:
     assert gpu_model("Standard_NC6s_v3") == "V100"
     assert gpu_model("Standard_NV36ads_A10_v5") == "A10"
     assert gpu_model("Standard_D8s_v5") is None
+
+
+def test_unreachable_prices_api_is_a_catalog_error(
+    arm: Any, stix_home: Path, tmp_path: Path
+) -> None:
+    import socket
+
+    from stix.errors import CatalogError
+    from stix_azure.catalog import build
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    write_config(stix_home, prices_endpoint=f"http://127.0.0.1:{port}", regions=["eastus"])
+    with pytest.raises(CatalogError, match="Retail Prices API failed"):
+        build(tmp_path)
+    assert not (tmp_path / "vms.csv").exists()
