@@ -91,8 +91,13 @@ def test_mount_without_its_tool_names_what_to_install(
     assert done.stderr.strip().splitlines()[-1].startswith(f"stix: {mode} of stix-mnt needs {tool}")
 
 
-def test_urls(blob: Any) -> None:
-    from stix_azure.store import split_url
+def test_urls(stix_home: Path) -> None:
+    from stix_azure.store import BlobStore, split_url
+
+    from conftest import write_config
+
+    write_config(stix_home, storage_account=ACCOUNT)
+    assert BlobStore().bucket_url("box") == f"https://{ACCOUNT}.blob.core.windows.net/box"
 
     assert split_url("https://acct1.blob.core.windows.net/box/a/b") == ("acct1", "box", "a/b")
     assert split_url("az://box") == (ACCOUNT, "box", "")
