@@ -94,7 +94,7 @@ def to_stix_error(exc: LambdaApiError, what: str) -> ProvisionError:
     """The STIX error for an API failure while doing ``what`` (``gpu_8x_a100 in us-east-1``)."""
     text = f"lambda: {what}: {exc.message}"
     if exc.code in CAPACITY_CODES:
-        return NoCapacityError(text)
+        return NoCapacityError(text, scope="instance_type")  # stock is per type and place
     if exc.code in QUOTA_CODES:
         # Lambda's instance quota is per account, not per region.
         return QuotaError(text, hint="ask Lambda support to raise the quota", scope="cloud")
