@@ -28,21 +28,7 @@ GPU_TYPES_QUERY = """query GpuTypes { gpuTypes {
 DATA_CENTERS_QUERY = """query DataCenters { dataCenters {
   id name location gpuAvailability { gpuTypeId available stockStatus }
 } }"""
-_FORM_FACTORS = {"SXM", "SXM4", "SXM5", "PCIE", "NVL", "OAM"}
 _TYPE = re.compile(r"^(\d+)x_(.+)_(SECURE|COMMUNITY)$")
-
-
-def accelerator_name(display: str, memory_gb: float | None) -> str:
-    """STIX's accelerator name for a RunPod GPU (``RTX A6000`` -> ``A6000``, ``A100 SXM`` -> ``A100-80GB``)."""
-    words = [w for w in display.replace("-", " ").split() if w.upper() not in _FORM_FACTORS]
-    if len(words) > 1 and words[0].upper() == "RTX" and words[1][:1].upper() == "A":
-        words = words[1:]  # RTX A6000 -> A6000
-    name = "".join(w for w in words if w.lower() != "ada")
-    if any(w.lower() == "ada" for w in words):
-        name += "-Ada"
-    if name.upper() == "A100" and (memory_gb or 0) >= 80:
-        name = "A100-80GB"
-    return name
 
 
 def instance_type(count: int, display: str, cloud_type: str) -> str:
@@ -59,12 +45,13 @@ def parse_instance_type(name: str) -> tuple[int, str, str]:
 
 def rows_of(gpu_types: list[dict[str, Any]], stock: dict[str, list[str]]) -> list[dict[str, Any]]:
     """Catalog rows from ``gpuTypes`` and ``{gpu type id: data centers with stock}``."""
+    from stix.catalog.accelerators import from_product_name
     from stix.catalog.rows import gpu_info_cell
 
     rows = []
     for gpu in gpu_types:
         display, memory = str(gpu.get("displayName") or gpu["id"]), gpu.get("memoryInGb")
-        acc = accelerator_name(display, memory)
+        acc = from_product_name(display, memory)
         lowest = gpu.get("lowestPrice") or {}
         vcpus, mem = lowest.get("minVcpu") or 0, lowest.get("minMemory") or 0
         maker = "AMD" if str(gpu["id"]).startswith("AMD") else "NVIDIA"
@@ -137,7 +124,6 @@ class RunpodCatalog(CatalogSource):
 
 __all__ = [
     "RunpodCatalog",
-    "accelerator_name",
     "instance_type",
     "parse_instance_type",
     "rows_of",

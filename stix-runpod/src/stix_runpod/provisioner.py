@@ -96,29 +96,12 @@ def ssh_address(pod: dict[str, Any]) -> tuple[str, int] | None:
     return None
 
 
-def docker_image(resources: Any, region: str | None) -> str:
-    """The pod's image: ``image_id: docker:<image>`` (a string, or ``{region: ...}``), else the default."""
-    image = getattr(resources, "image_id", None)
-    if isinstance(image, dict):
-        image = image.get(region) or next(iter(image.values()), None)
-    if isinstance(image, str) and image.startswith("docker:"):
-        return image[len("docker:") :]
-    if image:
-        raise ProvisionError(
-            f"runpod: image_id {image!r}: RunPod runs containers; write docker:<image>",
-            scope="abort",
-        )
-    return str(_setting("image", DEFAULT_IMAGE))
-
-
 def pod_ports(config: ProvisionConfig) -> str:
     """RunPod's ``ports`` string: SSH plus the task's ports, all as public TCP mappings."""
-    wanted = ["22", *config.ports, *(getattr(config.resources, "ports", None) or ())]
-    out: list[str] = []
-    for spec in dict.fromkeys(str(p) for p in wanted):
-        low, _, high = spec.partition("-")
-        out += [f"{p}/tcp" for p in range(int(low), int(high or low) + 1)]
-    return ",".join(dict.fromkeys(out))
+    from stix.task.values import ports_to_list
+
+    wanted = [22, *ports_to_list(config.ports), *config.resources.ports_list()]
+    return ",".join(f"{p}/tcp" for p in dict.fromkeys(wanted))
 
 
 class RunpodProvisioner(Provisioner):
@@ -148,9 +131,12 @@ class RunpodProvisioner(Provisioner):
         gpu = self._gpu(api, slug, what)
         public = config.ssh_public_key or cluster_public_key(config.cluster_name_on_cloud)
         disk = int(getattr(config.resources, "disk_size", None) or DEFAULT_DISK_GB)
+        image = config.resources.docker_image(config.region) or str(
+            _setting("image", DEFAULT_IMAGE)
+        )
         body: dict[str, Any] = {
             "name": f"{config.cluster_name_on_cloud}-head",
-            "imageName": docker_image(config.resources, config.region),
+            "imageName": image,
             "gpuTypeId": gpu["id"],
             "gpuCount": count,
             "cloudType": cloud_type,
@@ -308,23 +294,22 @@ class RunpodProvisioner(Provisioner):
         self, cluster_name_on_cloud: str, region: str | None, ports: tuple[str, ...]
     ) -> None:
         """Ports are mapped when the pod is created; check that every one of ``ports`` was."""
+        from stix.task.values import ports_to_list
+
         for pod in cluster_pods(_api(), cluster_name_on_cloud):
             mapped = {int(p["privatePort"]) for p in (pod.get("runtime") or {}).get("ports") or []}
-            for spec in ports:
-                low, _, high = str(spec).partition("-")
-                missing = [p for p in range(int(low), int(high or low) + 1) if p not in mapped]
-                if missing:
-                    raise ClusterError(
-                        f"runpod: port {missing[0]} is not mapped on pod {pod['id']}; "
-                        "RunPod sets ports only when a pod is created",
-                        hint="tear the cluster down and launch it again with the ports",
-                    )
+            missing = [p for p in ports_to_list(ports) if p not in mapped]
+            if missing:
+                raise ClusterError(
+                    f"runpod: port {missing[0]} is not mapped on pod {pod['id']}; "
+                    "RunPod sets ports only when a pod is created",
+                    hint="tear the cluster down and launch it again with the ports",
+                )
 
 
 __all__ = [
     "RunpodProvisioner",
     "cluster_pods",
-    "docker_image",
     "pod_ports",
     "ssh_address",
     "status_of",
