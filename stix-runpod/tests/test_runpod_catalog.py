@@ -20,7 +20,17 @@ def test_instance_type_round_trip() -> None:
 
 
 def test_seed_plans_offline_with_spot_prices(cli: Any) -> None:
-    result = cli("launch", "--dryrun", "--json", "--gpus", "RTX4090:2", "--use-spot", "echo hi")
+    result = cli(
+        "launch",
+        "--dryrun",
+        "--json",
+        "--infra",
+        "runpod",
+        "--gpus",
+        "RTX4090:2",
+        "--use-spot",
+        "echo hi",
+    )
     assert result.exit_code == 0, result.stderr
     (task,) = json.loads(result.stdout)["tasks"]
     assert (task["cloud"], task["instance_type"]) == ("runpod", "2x_RTX-4090_COMMUNITY")
