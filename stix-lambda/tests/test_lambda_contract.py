@@ -16,7 +16,7 @@ class TestLambdaContract(CloudContract):
 
 
 def test_registering_everything_imports_no_http_client() -> None:
-    """``stix plugins`` calls every registration hook: still no ``requests``."""
+    """``stix plugins`` calls every registration hook: still no HTTP client is loaded."""
     code = (
         "import json, sys\n"
         "from stix_lambda import hooks\n"
@@ -32,3 +32,4 @@ def test_registering_everything_imports_no_http_client() -> None:
     )
     assert out["made"] == ["lambda", "lambda", "lambda"]
     assert not {m.split(".")[0] for m in out["modules"]} & {"requests", "urllib3"}
+    assert "stix.rest" not in out["modules"] and "urllib.request" not in out["modules"]

@@ -3,18 +3,16 @@
 Reference: https://docs-api.lambda.ai/api/cloud (``/api/v1``). Every answer is
 ``{"data": ...}``; failures are ``{"error": {"code", "message", "suggestion"}}``.
 The base URL is ``$STIX_LAMBDA_API_URL``, else ``lambda.api_url`` in the config,
-else Lambda's own. ``requests`` is imported when the first call is made.
+else Lambda's own. Requests go through :mod:`stix.rest` (the standard library).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from stix.errors import CredentialsError, NoCapacityError, ProvisionError, QuotaError
 
 DEFAULT_URL = "https://cloud.lambdalabs.com/api/v1"
-TIMEOUT_S = 60.0
 CREDENTIALS_HINT = (
     "create an API key at https://cloud.lambda.ai/api-keys and put `api_key = <key>` in "
     "~/.lambda_cloud/lambda_keys (or export LAMBDA_API_KEY=<key>)"
@@ -38,12 +36,9 @@ class LambdaApiError(Exception):
 
 def base_url() -> str:
     """The API's base URL, without a trailing slash."""
-    url = os.environ.get("STIX_LAMBDA_API_URL")
-    if not url:
-        from stix.config import load_config
+    from stix.rest import base_url as configured
 
-        url = load_config().get("lambda.api_url") or DEFAULT_URL
-    return str(url).rstrip("/")
+    return configured("STIX_LAMBDA_API_URL", "lambda.api_url", DEFAULT_URL)
 
 
 class LambdaApi:
@@ -55,33 +50,19 @@ class LambdaApi:
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         """One request; raises :class:`LambdaApiError` for an error answer."""
-        import requests
+        from stix.rest import request
 
-        try:
-            resp = requests.request(
-                method,
-                f"{self.url}{path}",
-                json=body,
-                headers={"Authorization": f"Bearer {self._key}", "Accept": "application/json"},
-                timeout=TIMEOUT_S,
-            )
-        except requests.RequestException as exc:
-            raise ProvisionError(
-                f"lambda: cannot reach {self.url}: {type(exc).__name__}", scope="cloud"
-            ) from exc
-        try:
-            payload = resp.json()
-        except ValueError:
-            payload = {}
-        if resp.status_code >= 400:
-            error = payload.get("error") if isinstance(payload, dict) else None
+        answer = request(method, f"{self.url}{path}", token=self._key, body=body, what="lambda")
+        payload = answer.payload if isinstance(answer.payload, dict) else {}
+        if not answer.ok:
+            error = payload.get("error")
             error = error if isinstance(error, dict) else {}
             raise LambdaApiError(
-                resp.status_code,
+                answer.status,
                 str(error.get("code") or ""),
-                str(error.get("message") or resp.reason or "request failed"),
+                str(error.get("message") or answer.reason or "request failed"),
             )
-        return payload.get("data") if isinstance(payload, dict) else None
+        return payload.get("data")
 
     def get(self, path: str) -> Any:
         return self.call("GET", path)

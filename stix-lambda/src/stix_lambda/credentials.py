@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from stix.errors import CredentialsError
+from stix.errors import CredentialsError, ProvisionError
 from stix.interfaces import CheckResult
 
 from stix_lambda.api import CREDENTIALS_HINT
@@ -66,9 +66,9 @@ def check() -> CheckResult:
             f"Lambda rejected the key from {where} ({exc.code or exc.status})",
             CREDENTIALS_HINT,
         )
-    except Exception as exc:
+    except ProvisionError as exc:  # the API cannot be reached
         return CheckResult(
-            False, f"cannot reach {api.url}: {exc}", "check the network or STIX_LAMBDA_API_URL"
+            False, exc.message.removeprefix("lambda: "), "check the network or STIX_LAMBDA_API_URL"
         )
     return CheckResult(True, f"API key from {where}")
 

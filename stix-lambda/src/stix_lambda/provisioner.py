@@ -9,7 +9,6 @@ deleted on ``down``. Lambda cannot stop instances and sells no spot capacity.
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any, ClassVar
 
 import attrs
@@ -133,30 +132,25 @@ class LambdaProvisioner(Provisioner):
             raise ProvisionError(
                 f"lambda: cannot wait for {state}: no stop on Lambda", scope="abort"
             )
+        from stix.provision.poll import until
+
         api = _api()
-        limit = float(_setting("wait_seconds", DEFAULT_WAIT_SECONDS))
-        deadline = time.monotonic() + limit
-        delay = 0.2
-        while True:
+
+        def reached() -> bool | None:
             found = cluster_instances(api, cluster_name_on_cloud)
-            if state == "TERMINATED" and not found:
-                return
-            if state == "UP":
-                if not found:
-                    raise ProvisionError(
-                        f"lambda: cluster {cluster_name_on_cloud} has no instances", scope="zone"
-                    )
-                if all(i.get("status") == "active" for i in found):
-                    return
-            if time.monotonic() > deadline:
-                states = sorted({str(i.get("status")) for i in found})
+            if state == "TERMINATED":
+                return True if not found else None
+            if not found:
                 raise ProvisionError(
-                    f"lambda: cluster {cluster_name_on_cloud} not {state} after {limit:.0f} s "
-                    f"(now {', '.join(states)})",
-                    scope="zone",
+                    f"lambda: cluster {cluster_name_on_cloud} has no instances", scope="zone"
                 )
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            return True if all(i.get("status") == "active" for i in found) else None
+
+        until(
+            reached,
+            timeout=float(_setting("wait_seconds", DEFAULT_WAIT_SECONDS)),
+            what=f"lambda: cluster {cluster_name_on_cloud} not {state}",
+        )
 
     def get_cluster_info(self, cluster_name_on_cloud: str, region: str | None) -> ClusterInfo:
         """Addresses of the instances, head first."""

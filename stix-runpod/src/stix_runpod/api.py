@@ -5,17 +5,16 @@ https://graphql-spec.runpod.io/. Every call is ``POST /graphql`` with a query an
 variables; failures come back as ``{"errors": [{"message": ...}], "data": ...}``
 (HTTP 200, or 4xx for bad requests and 401 for a bad key). The URL is
 ``$STIX_RUNPOD_API_URL``, else ``runpod.api_url`` in the config, else RunPod's.
+Requests go through :mod:`stix.rest` (the standard library).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from stix.errors import CredentialsError, NoCapacityError, ProvisionError, QuotaError
 
 DEFAULT_URL = "https://api.runpod.io/graphql"
-TIMEOUT_S = 60.0
 CREDENTIALS_HINT = (
     "create an API key at https://www.runpod.io/console/user/settings and put "
     '`api_key = "<key>"` under [default] in ~/.runpod/config.toml (or export RUNPOD_API_KEY=<key>)'
@@ -40,12 +39,9 @@ class RunpodApiError(Exception):
 
 
 def base_url() -> str:
-    url = os.environ.get("STIX_RUNPOD_API_URL")
-    if not url:
-        from stix.config import load_config
+    from stix.rest import base_url as configured
 
-        url = load_config().get("runpod.api_url") or DEFAULT_URL
-    return str(url)
+    return configured("STIX_RUNPOD_API_URL", "runpod.api_url", DEFAULT_URL)
 
 
 class RunpodApi:
@@ -57,29 +53,17 @@ class RunpodApi:
 
     def call(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run one query or mutation; raises :class:`RunpodApiError` when it reports errors."""
-        import requests
+        from stix.rest import request
 
-        try:
-            resp = requests.post(
-                self.url,
-                json={"query": query, "variables": variables or {}},
-                headers={"Authorization": f"Bearer {self._key}"},
-                timeout=TIMEOUT_S,
-            )
-        except requests.RequestException as exc:
-            raise ProvisionError(
-                f"runpod: cannot reach {self.url}: {type(exc).__name__}", scope="cloud"
-            ) from exc
-        try:
-            payload = resp.json()
-        except ValueError:
-            payload = {}
-        errors = payload.get("errors") if isinstance(payload, dict) else None
-        if resp.status_code >= 400 or errors:
+        body = {"query": query, "variables": variables or {}}
+        answer = request("POST", self.url, token=self._key, body=body, what="runpod")
+        payload = answer.payload if isinstance(answer.payload, dict) else {}
+        errors = payload.get("errors")
+        if not answer.ok or errors:
             first = errors[0] if isinstance(errors, list) and errors else {}
             message = first.get("message") if isinstance(first, dict) else None
-            raise RunpodApiError(resp.status_code, str(message or resp.reason or "request failed"))
-        data = payload.get("data") if isinstance(payload, dict) else None
+            raise RunpodApiError(answer.status, str(message or answer.reason or "request failed"))
+        data = payload.get("data")
         return data if isinstance(data, dict) else {}
 
 

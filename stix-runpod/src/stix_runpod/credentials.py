@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from stix.errors import CredentialsError
+from stix.errors import CredentialsError, ProvisionError
 from stix.interfaces import CheckResult
 
 from stix_runpod.api import CREDENTIALS_HINT
@@ -74,9 +74,9 @@ def check() -> CheckResult:
         return CheckResult(
             False, f"RunPod rejected the key from {where} ({exc.message})", CREDENTIALS_HINT
         )
-    except Exception as exc:
+    except ProvisionError as exc:  # the API cannot be reached
         return CheckResult(
-            False, f"cannot reach {api.url}: {exc}", "check the network or STIX_RUNPOD_API_URL"
+            False, exc.message.removeprefix("runpod: "), "check the network or STIX_RUNPOD_API_URL"
         )
     who = me.get("email") or me.get("id") or "unknown user"
     return CheckResult(True, f"{who} (API key from {where})")

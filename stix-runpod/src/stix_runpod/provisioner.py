@@ -11,7 +11,6 @@ so clusters have one node.
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 from stix.errors import ClusterError, NoCapacityError, ProvisionError
@@ -212,28 +211,25 @@ class RunpodProvisioner(Provisioner):
 
     def wait_instances(self, cluster_name_on_cloud: str, region: str | None, state: str) -> None:
         """Poll until the pod is ``UP`` (SSH mapped), ``STOPPED`` or gone (``TERMINATED``)."""
+        from stix.provision.poll import until
+
         api = _api()
-        limit = float(_setting("wait_seconds", DEFAULT_WAIT_SECONDS))
-        deadline = time.monotonic() + limit
-        delay = 0.2
-        while True:
+
+        def reached() -> bool | None:
             pods = cluster_pods(api, cluster_name_on_cloud)
-            states = {status_of(p) for p in pods}
-            if state == "TERMINATED" and not pods:
-                return
-            if state in ("UP", "STOPPED") and pods and states == {state}:
-                return
+            if state == "TERMINATED":
+                return True if not pods else None
             if state == "UP" and not pods:
                 raise NoCapacityError(
                     f"runpod: pod of {cluster_name_on_cloud} went away while starting"
                 )
-            if time.monotonic() > deadline:
-                raise ProvisionError(
-                    f"runpod: cluster {cluster_name_on_cloud} not {state} after {limit:.0f} s",
-                    scope="zone",
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            return True if pods and {status_of(p) for p in pods} == {state} else None
+
+        until(
+            reached,
+            timeout=float(_setting("wait_seconds", DEFAULT_WAIT_SECONDS)),
+            what=f"runpod: cluster {cluster_name_on_cloud} not {state}",
+        )
 
     def get_cluster_info(self, cluster_name_on_cloud: str, region: str | None) -> ClusterInfo:
         from stix.runner.ssh_keys import cluster_key_path

@@ -4,17 +4,16 @@ Reference: https://docs.vast.ai/api-reference (search offers ``POST /bundles/``,
 create ``PUT /asks/{id}/``, ``GET /instances/``, ``PUT``/``DELETE /instances/{id}/``,
 ``/ssh/``). Failures are ``{"success": false, "error": <code>, "msg": <text>}``.
 The base URL is ``$STIX_VAST_API_URL``, else ``vast.api_url`` in the config, else Vast's.
+Requests go through :mod:`stix.rest` (the standard library).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from stix.errors import CredentialsError, NoCapacityError, ProvisionError, QuotaError
 
 DEFAULT_URL = "https://console.vast.ai/api/v0"
-TIMEOUT_S = 60.0
 CREDENTIALS_HINT = (
     "create an API key at https://cloud.vast.ai/manage-keys/ and save it with "
     "`vastai set api-key <key>` (it lands in ~/.vast_api_key), or export VAST_API_KEY=<key>"
@@ -41,12 +40,9 @@ class VastApiError(Exception):
 
 
 def base_url() -> str:
-    url = os.environ.get("STIX_VAST_API_URL")
-    if not url:
-        from stix.config import load_config
+    from stix.rest import base_url as configured
 
-        url = load_config().get("vast.api_url") or DEFAULT_URL
-    return str(url).rstrip("/")
+    return configured("STIX_VAST_API_URL", "vast.api_url", DEFAULT_URL)
 
 
 class VastApi:
@@ -57,33 +53,18 @@ class VastApi:
         self.url = url or base_url()
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
-        import requests
+        """One request; raises :class:`VastApiError` for an error answer."""
+        from stix.rest import request
 
-        try:
-            resp = requests.request(
-                method,
-                f"{self.url}{path}",
-                json=body,
-                headers={"Authorization": f"Bearer {self._key}", "Accept": "application/json"},
-                timeout=TIMEOUT_S,
-            )
-        except requests.RequestException as exc:
-            raise ProvisionError(
-                f"vast: cannot reach {self.url}: {type(exc).__name__}", scope="cloud"
-            ) from exc
-        try:
-            payload = resp.json()
-        except ValueError:
-            payload = {}
-        failed = isinstance(payload, dict) and payload.get("success") is False
-        if resp.status_code >= 400 or failed:
-            info = payload if isinstance(payload, dict) else {}
+        answer = request(method, f"{self.url}{path}", token=self._key, body=body, what="vast")
+        info = answer.payload if isinstance(answer.payload, dict) else {}
+        if not answer.ok or info.get("success") is False:
             raise VastApiError(
-                resp.status_code,
+                answer.status,
                 str(info.get("error") or ""),
-                str(info.get("msg") or info.get("message") or resp.reason or "request failed"),
+                str(info.get("msg") or info.get("message") or answer.reason or "request failed"),
             )
-        return payload
+        return answer.payload
 
 
 def to_stix_error(exc: VastApiError, what: str) -> ProvisionError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from stix.errors import CredentialsError
+from stix.errors import CredentialsError, ProvisionError
 from stix.interfaces import CheckResult
 
 from stix_vast.api import CREDENTIALS_HINT
@@ -66,9 +66,9 @@ def check() -> CheckResult:
             f"Vast.ai rejected the key from {where} ({exc.code or exc.status})",
             CREDENTIALS_HINT,
         )
-    except Exception as exc:
+    except ProvisionError as exc:  # the API cannot be reached
         return CheckResult(
-            False, f"cannot reach {api.url}: {exc}", "check the network or STIX_VAST_API_URL"
+            False, exc.message.removeprefix("vast: "), "check the network or STIX_VAST_API_URL"
         )
     who = me.get("email") or me.get("username") or me.get("id") or "unknown user"
     credit = me.get("credit")

@@ -12,7 +12,6 @@ removed on ``down``. Instances are labelled ``<cluster on cloud>-head``.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -184,27 +183,25 @@ class VastProvisioner(Provisioner):
         )
 
     def wait_instances(self, cluster_name_on_cloud: str, region: str | None, state: str) -> None:
+        from stix.provision.poll import until
+
         api = _api()
-        limit = float(_setting("wait_seconds", DEFAULT_WAIT_SECONDS))
-        deadline = time.monotonic() + limit
-        delay = 0.2
-        while True:
+
+        def reached() -> bool | None:
             found = cluster_instances(api, cluster_name_on_cloud)
-            if state == "TERMINATED" and not found:
-                return
-            if state in ("UP", "STOPPED") and found and {status_of(i) for i in found} == {state}:
-                return
+            if state == "TERMINATED":
+                return True if not found else None
             if state == "UP" and not found:
                 raise NoCapacityError(
                     f"vast: instance of {cluster_name_on_cloud} went away while starting"
                 )
-            if time.monotonic() > deadline:
-                raise ProvisionError(
-                    f"vast: cluster {cluster_name_on_cloud} not {state} after {limit:.0f} s",
-                    scope="zone",
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            return True if found and {status_of(i) for i in found} == {state} else None
+
+        until(
+            reached,
+            timeout=float(_setting("wait_seconds", DEFAULT_WAIT_SECONDS)),
+            what=f"vast: cluster {cluster_name_on_cloud} not {state}",
+        )
 
     def get_cluster_info(self, cluster_name_on_cloud: str, region: str | None) -> ClusterInfo:
         from stix.runner.ssh_keys import cluster_key_path
