@@ -10,7 +10,7 @@ from stix.testing.e2e import run_stix, write_task
 
 
 def test_run_stix_and_write_task(stix_home: Path, tmp_path: Path) -> None:
-    path = write_task(tmp_path, name="t.yaml", run="echo hi", resources={"cpus": "1+"})
+    path = write_task(tmp_path, filename="t.yaml", run="echo hi", resources={"cpus": "1+"})
     assert yaml.safe_load(Path(path).read_text()) == {"run": "echo hi", "resources": {"cpus": "1+"}}
     proc = run_stix("status", "--json")
     assert proc.returncode == 0

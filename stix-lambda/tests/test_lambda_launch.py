@@ -6,50 +6,27 @@ talks to :class:`lambda_fakes.FakeLambdaApi`, whose instances are real sshd node
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from lambda_fakes import FakeLambdaApi
+from stix.testing.e2e import cluster_status, run_stix, write_task
 
 pytestmark = pytest.mark.e2e
-
-
-def stix(*args: str, check: bool = True, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "stix", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if check:
-        assert proc.returncode == 0, f"stix {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
-    return proc
-
-
-def task_file(tmp_path: Path, **doc: Any) -> str:
-    path = tmp_path / "task.yaml"
-    path.write_text(yaml.safe_dump(doc))
-    return str(path)
 
 
 def test_job_runs_on_two_nodes_and_down_leaves_nothing(
     fake_lambda: FakeLambdaApi, cloud: Any, tmp_path: Path
 ) -> None:
-    task = task_file(
+    task = write_task(
         tmp_path,
         name="hello",
         num_nodes=2,
         resources={"infra": "lambda/us-west-1", "accelerators": "A10:1", "ports": 8080},
         run='echo "rank $SKYPILOT_NODE_RANK of $SKYPILOT_NUM_NODES on $(whoami)"',
     )
-    proc = stix("launch", "-y", "-c", "lam", task)
+    proc = run_stix("launch", "-y", "-c", "lam", task)
     out = proc.stdout + proc.stderr
     assert f"rank 0 of 2 on {cloud.user}" in out and f"rank 1 of 2 on {cloud.user}" in out, out
     assert len(cloud.assigned()) == 2
@@ -63,14 +40,13 @@ def test_job_runs_on_two_nodes_and_down_leaves_nothing(
         -1
     ].items()
 
-    rows = json.loads(stix("status", "--refresh", "--json", "lam").stdout)
-    assert [r["status"] for r in (rows if isinstance(rows, list) else rows["clusters"])] == ["UP"]
-    stop = stix("stop", "-y", "lam", check=False)
+    assert cluster_status("lam") == "UP"
+    stop = run_stix("stop", "-y", "lam", check=False)
     assert stop.returncode == 1
     assert "lambda cannot stop nodes" in stop.stderr
     assert "Traceback" not in stop.stderr
 
-    stix("down", "-y", "lam")
+    run_stix("down", "-y", "lam")
     assert not fake_lambda.instances and not fake_lambda.keys
     assert cloud.assigned() == []
 
@@ -79,12 +55,12 @@ def test_insufficient_capacity_fails_over_to_another_region(
     fake_lambda: FakeLambdaApi, cloud: Any, tmp_path: Path
 ) -> None:
     cloud.faults.stockout("us-east-1", "us-west-1", "us-south-1", "asia-northeast-1")
-    task = task_file(
+    task = write_task(
         tmp_path,
         resources={"infra": "lambda", "accelerators": "A100:8"},
         run="echo on-$SKYPILOT_NODE_RANK",
     )
-    proc = stix("launch", "-y", "-c", "fo", task)
+    proc = run_stix("launch", "-y", "-c", "fo", task)
     assert "on-0" in proc.stdout + proc.stderr
     tried = [(b["region_name"], b["instance_type_name"]) for b in fake_lambda.launches]
     regions = [r for r, _ in tried]
@@ -94,7 +70,7 @@ def test_insufficient_capacity_fails_over_to_another_region(
     (inst,) = fake_lambda.instances.values()
     assert inst["region"]["name"] == "europe-central-1"
     assert inst["instance_type"]["name"] == "gpu_8x_a100"
-    stix("down", "-y", "fo")
+    run_stix("down", "-y", "fo")
 
 
 def test_quota_moves_off_lambda_and_says_why(
@@ -103,8 +79,8 @@ def test_quota_moves_off_lambda_and_says_why(
     cloud.faults.over_quota(
         "us-east-1", "us-west-1", "us-south-1", "europe-central-1", "asia-northeast-1"
     )
-    task = task_file(tmp_path, resources={"infra": "lambda", "accelerators": "A10:1"}, run="true")
-    proc = stix("launch", "-y", "-c", "quota", task, check=False)
+    task = write_task(tmp_path, resources={"infra": "lambda", "accelerators": "A10:1"}, run="true")
+    proc = run_stix("launch", "-y", "-c", "quota", task, check=False)
     assert proc.returncode == 1
     assert "Quota exceeded for your account" in proc.stderr
     assert "Traceback" not in proc.stderr

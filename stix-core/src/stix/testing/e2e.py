@@ -38,11 +38,11 @@ def run_stix(
     return proc
 
 
-def write_task(folder: Path, name: str = "task.yaml", **doc: Any) -> str:
+def write_task(folder: Path, filename: str = "task.yaml", **doc: Any) -> str:
     """Write ``doc`` as a task YAML in ``folder`` and return its path."""
     import yaml
 
-    path = Path(folder) / name
+    path = Path(folder) / filename
     path.write_text(yaml.safe_dump(doc))
     return str(path)
 
