@@ -1,6 +1,7 @@
 """Entry module of the ``lambda`` cloud: registers the cloud, its catalog and provisioner.
 
-Cheap to import: ``requests`` is loaded only inside the functions that call Lambda.
+Cheap to import: the API client (:mod:`stix.rest`) loads only inside the functions
+that call Lambda.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Entry module of the ``vast`` cloud: registers the cloud, its catalog and provisioner.
 
-Cheap to import: ``requests`` is loaded only inside the functions that call Vast.ai.
+Cheap to import: the API client (:mod:`stix.rest`) loads only inside the functions
+that call Vast.ai.
 """
 
 from __future__ import annotations
