@@ -85,6 +85,9 @@ def test_interruptible_bids_the_live_spot_price_and_low_balance_says_so(
     run_stix("launch", "-y", "-c", "sp", task)
     ((field, spec),) = fake_runpod.deploys
     assert (field, spec["bidPerGpu"], spec["gpuCount"]) == ("podRentInterruptable", 0.20, 2)
+    (pod_id,) = fake_runpod.pods
+    cloud.preempt(pod_id)  # outbid: RunPod stops an interruptible pod
+    assert cluster_status("sp") == "STOPPED"
     run_stix("down", "-y", "sp")
 
     cloud.faults.over_quota("US-TX-3", "EU-RO-1", "CA-MTL-1")

@@ -96,6 +96,8 @@ def test_interruptible_bids_and_capacity_in_one_country_fails_over(
     placed = fake_vast.offers[inst["offer_id"]]
     assert fake_vast.creates[-1][1]["price"] == placed["min_bid"]
     assert fake_vast.searches[-1]["type"] == "bid"
+    cloud.preempt(str(inst["id"]))  # outbid: Vast stops an interruptible instance
+    assert cluster_status("bid") == "STOPPED"
     run_stix("down", "-y", "bid")
 
 
