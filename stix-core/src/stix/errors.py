@@ -83,7 +83,9 @@ class ResourcesUnavailableError(StixError):
 class ProvisionError(StixError):
     """Provisioning failed; ``scope`` tells failover what to block.
 
-    :param scope: one of ``zone``, ``region``, ``cloud`` or ``abort``.
+    :param scope: one of ``zone``, ``region``, ``cloud`` or ``abort``; or
+        ``instance_type``: only this instance type at this place is out (clouds whose
+        stock is per GPU type, such as RunPod or Vast), so other types there are tried.
     """
 
     scope = "zone"

@@ -1,6 +1,7 @@
-"""Read SkyPilot-v8 catalog CSVs (``vms.csv``, ``images.csv``, ``metadata.csv``).
+"""Read SkyPilot-v8 catalog CSVs (``vms.csv``, ``images.csv``, ``metadata.csv``), and write ``vms.csv``.
 
-Used only when the SQLite cache is (re)built; queries never parse CSV.
+Reading is done only when the SQLite cache is (re)built; queries never parse CSV.
+:func:`write_vms` and :func:`gpu_info_cell` are for catalog plugins' ``fetch``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import ast
 import csv
 import functools
 import math
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -138,4 +140,53 @@ def read_images(path: Path) -> list[tuple[str, str | None, str]]:
     return out
 
 
-__all__ = ["Row", "gpu_info", "read_gpu_metadata", "read_images", "read_vms"]
+VMS_COLUMNS = (
+    "InstanceType",
+    "AcceleratorName",
+    "AcceleratorCount",
+    "vCPUs",
+    "MemoryGiB",
+    "GpuInfo",
+    "Price",
+    "SpotPrice",
+    "Region",
+    "AvailabilityZone",
+)
+
+
+def gpu_info_cell(name: str, count: float, memory_mib: float | None, maker: str = "NVIDIA") -> str:
+    """A ``GpuInfo`` cell as SkyPilot writes it, for ``count`` devices of ``memory_mib`` each."""
+    info: dict[str, Any] = {"Name": name, "Manufacturer": maker, "Count": count}
+    if memory_mib:
+        info["MemoryInfo"] = {"SizeInMiB": int(memory_mib)}
+    total = int(memory_mib * count) if memory_mib else None
+    return repr({"Gpus": [info], "TotalGpuMemoryInMiB": total})
+
+
+def write_vms(dest: Path, rows: Iterable[Mapping[str, Any]]) -> Path:
+    """Write ``rows`` (keyed by :data:`VMS_COLUMNS`; a missing key is an empty cell) to ``dest/vms.csv``.
+
+    Called by a plugin's :meth:`stix.interfaces.CatalogSource.fetch`.
+
+    :param dest: the folder ``fetch`` was given.
+    :param rows: one mapping per offer; keys outside :data:`VMS_COLUMNS` are an error.
+    :returns: the path written.
+    """
+    path = dest / "vms.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=VMS_COLUMNS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+__all__ = [
+    "VMS_COLUMNS",
+    "Row",
+    "gpu_info",
+    "gpu_info_cell",
+    "read_gpu_metadata",
+    "read_images",
+    "read_vms",
+    "write_vms",
+]

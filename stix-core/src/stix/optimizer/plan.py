@@ -112,6 +112,8 @@ class Blocked:
         """The pattern blocking ``candidate`` at ``scope`` (zone, region or cloud)."""
         if scope == "cloud":
             return cls(candidate.cloud)
+        if scope == "instance_type":
+            return cls(candidate.cloud, candidate.region, candidate.zone, candidate.instance_type)
         if scope == "region" or candidate.zone is None:
             return cls(candidate.cloud, candidate.region, instance_type=None)
         return cls(candidate.cloud, candidate.region, candidate.zone)
