@@ -97,19 +97,22 @@ class LocalRunner(Runner):
         return RunResult(code, "", err)
 
     def _dest(self, dest: str) -> Path:
-        if dest.startswith("~/"):
-            return self.home / dest[2:]
-        if dest == "~":
-            return self.home
-        path = Path(dest)
-        # Absolute paths map into the sandbox so that nodes stay isolated.
-        return self.home / path.relative_to("/") if path.is_absolute() else self.home / path
+        """``dest`` inside the sandbox (absolute paths map into it); never a way out.
+
+        :raises ClusterError: ``dest`` climbs out with ``..`` or through a symlink.
+        """
+        from stix.storage.confine import inside
+
+        try:
+            return inside(self.home, dest)
+        except ClusterError as exc:
+            raise ClusterError(f"node {self.name}: {exc}") from None
 
     def put(self, source: Path, dest: str) -> None:
         self._check_home()
         target = self._dest(dest)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
+        _replace_file(source, target)
 
     def sync(self, source: Path, dest: str, excludes: Sequence[str] = ()) -> None:
         self._check_home()
@@ -119,8 +122,10 @@ class LocalRunner(Runner):
         if not source.exists():
             raise ClusterError(f"node {self.name}: cannot sync {source}: no such file or folder")
         if source.is_file():
-            shutil.copy2(source, target)
+            _replace_file(source, target)
             return
+        if target.is_symlink():
+            target.unlink()  # a link planted on the node is replaced, never followed
         if shutil.which("rsync"):
             args = ["rsync", "-a"]
             args += [f"--exclude={pattern}" for pattern in excludes]
@@ -142,3 +147,10 @@ class LocalRunner(Runner):
 
     def python(self) -> str:
         return sys.executable
+
+
+def _replace_file(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target``; a symlink at ``target`` is replaced, not written through."""
+    if target.is_symlink():
+        target.unlink()
+    shutil.copy2(source, target)

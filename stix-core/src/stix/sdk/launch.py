@@ -265,8 +265,10 @@ def launch(
 
     task = _validate(_as_task(task), "launch", cluster_name)
     name = check_name(cluster_name or generate_cluster_name())
+    from stix.storage.confine import check_destinations
     from stix.storage.mounts import check as check_buckets
 
+    check_destinations(task)  # a destination that leaves the node fails before any node
     check_buckets(task)  # a missing store plugin fails before any node is made
     store = ClusterStore()
     with cluster_lock(name):

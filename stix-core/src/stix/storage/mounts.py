@@ -203,11 +203,13 @@ def prepare(mount: BucketMount, cluster: str, region: str | None, cloud: str | N
 
 
 def node_path(runner: Runner, dest: str) -> str:
-    """``dest`` as the node's shell sees it (local sandboxes keep absolute paths inside)."""
+    """``dest`` as the node's shell sees it (local sandboxes keep every path inside)."""
     from stix.runner.local import LocalRunner
 
-    if isinstance(runner, LocalRunner) and dest.startswith("/"):
-        return str(runner.home / dest.lstrip("/"))
+    if isinstance(runner, LocalRunner):
+        from stix.storage.confine import inside
+
+        return str(inside(runner.home, dest))
     return dest
 
 
