@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-from . import PROTOCOL_VERSION, db, nodes, scheduler, secrets, states, wake
+from . import PROTOCOL_VERSION, contain, db, nodes, scheduler, secrets, states, wake
 
 JOB = "job"
 CLUSTER = "cluster"
@@ -236,6 +236,8 @@ def cancel_jobs(home: str, job_ids: List[int], all_jobs: bool = False) -> List[i
             if row is None:
                 continue
             if row["driver_pid"]:
+                if sig == signal.SIGKILL:  # what re-parented to the driver goes first
+                    contain.kill_descendants(row["driver_pid"])
                 try:
                     os.killpg(row["driver_pid"], sig)
                 except (ProcessLookupError, PermissionError):
@@ -304,6 +306,11 @@ def cmd_shutdown(home: str, args: argparse.Namespace) -> Dict[str, Any]:
 
     pid = daemon.daemon_pid(home)
     if pid:
+        try:
+            os.kill(pid, signal.SIGSTOP)  # no new driver while its children go
+        except ProcessLookupError:
+            pass
+        contain.kill_descendants(pid)  # drivers, ranks, and orphans of finished jobs
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -18,6 +18,11 @@ from stix.errors import ClusterError
 from stix.runner.base import Runner, RunResult
 
 NODE_MARKER = "STIX_NODE_ID"
+# What a sandbox takes from this machine's environment (plus ``LC_*``). STIX_CGROUP says
+# how this machine contains processes, which holds for its sandboxes too.
+NODE_BASICS = frozenset(
+    ("PATH", "LANG", "LANGUAGE", "TZ", "USER", "LOGNAME", "SHELL", "TERM", "TMPDIR", "STIX_CGROUP")
+)
 
 
 class LocalRunner(Runner):
@@ -33,10 +38,9 @@ class LocalRunner(Runner):
         self.name = name or node_id
 
     def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        env = dict(os.environ)
-        # A node has its own environment: the client's STIX settings do not leak in.
-        for key in [k for k in env if k.startswith(("STIX_", "SKYPILOT_"))]:
-            env.pop(key)
+        # A node has its own environment: of the client's, only what describes this
+        # machine (PATH, locale, user) goes in; credentials and settings stay out.
+        env = {k: v for k, v in os.environ.items() if k in NODE_BASICS or k.startswith("LC_")}
         env["HOME"] = str(self.home)
         env[NODE_MARKER] = self.node_id
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -62,6 +66,10 @@ class LocalRunner(Runner):
             args = ["bash", "-c", argv]
         else:  # expand ``~/`` the way a remote shell would
             args = [str(self.home / a[2:]) if a.startswith("~/") else a for a in argv]
+        from stix.agent import contain
+
+        # Every process of the node lives in its cgroup (where the machine has one).
+        args = contain.wrap(contain.group(self.node_id, "agent"), args)
         if stream is None:
             proc = subprocess.run(
                 args,
