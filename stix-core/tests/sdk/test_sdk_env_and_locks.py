@@ -28,9 +28,7 @@ def test_client_environment_does_not_reach_jobs(sdk_home, monkeypatch):
     result = stix.launch(task, cluster_name="envc", detach_run=True)
     chunks: list[bytes] = []
     assert stix.tail_logs("envc", result.job_id, write=chunks.append)[1] == "SUCCEEDED"
-    env = dict(
-        line.split("=", 1) for line in b"".join(chunks).decode().splitlines() if "=" in line
-    )
+    env = dict(line.split("=", 1) for line in b"".join(chunks).decode().splitlines() if "=" in line)
     assert "AWS_SECRET_ACCESS_KEY" not in env and "MY_PRIVATE_SETTING" not in env
     assert env["WANTED"] == "yes" and env["TOKEN"] == "t0k"
     assert env["SKYPILOT_NODE_RANK"] == "0" and env["STIX_NODE_RANK"] == "0"

@@ -232,6 +232,18 @@ class SshProvisioner(Provisioner):
             install_head_access(runners, cluster_key(cno))
         return runners  # the core writes the ssh config entries (stix.sshconfig)
 
+    def list_clusters(self) -> list[dict[str, Any]]:
+        """Every cluster holding hosts of a pool (from the pool allocation file)."""
+        with allocation.locked_state(write=False) as state:
+            return [
+                {
+                    "cluster_name": a.get("cluster"),
+                    "cluster_name_on_cloud": cno,
+                    "region": a["pool"],
+                }
+                for cno, a in sorted(state["allocations"].items())
+            ]
+
     def query_instances(
         self, cluster_name_on_cloud: str, region: str | None
     ) -> dict[str, str | None]:
