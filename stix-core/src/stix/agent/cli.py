@@ -66,6 +66,7 @@ def cmd_init(home: str, args: argparse.Namespace) -> Dict[str, Any]:
     info = _read_stdin_json()
     nodes.save_cluster(home, info)
     conn = db.connect(home)
+    db.set_config(conn, "shut_down", None)
     conn.close()
     pid = None
     if not args.no_daemon:
@@ -78,6 +79,7 @@ def cmd_init(home: str, args: argparse.Namespace) -> Dict[str, Any]:
 def cmd_start_daemon(home: str, args: argparse.Namespace) -> Dict[str, Any]:
     from . import daemon
 
+    db.set_config(db.connect(home), "shut_down", None)
     return {"daemon_pid": daemon.spawn(home, _self_argv())}
 
 
@@ -176,12 +178,26 @@ def cmd_submit(home: str, args: argparse.Namespace) -> Optional[Dict[str, Any]]:
 
 
 def _refresh(home: str) -> Any:
+    """The job database after a driver health check; restarts a dead daemon with work left."""
     conn = db.connect(home)
     try:
         scheduler.check_drivers(conn, nodes.load_cluster(home))
     except FileNotFoundError:
-        pass
+        return conn
+    heal_daemon(home, conn)
     return conn
+
+
+def heal_daemon(home: str, conn: Any) -> None:
+    """Start the daemon again when it died (``kill -9``) while jobs still wait for it."""
+    from . import daemon
+
+    marks = ",".join("?" for _ in states.NON_TERMINAL)
+    waiting = conn.execute(
+        "SELECT 1 FROM jobs WHERE status IN (%s) LIMIT 1" % marks, states.NON_TERMINAL
+    ).fetchone()
+    if waiting and not db.get_config(conn, "shut_down") and daemon.daemon_pid(home) is None:
+        daemon.spawn(home, _self_argv())
 
 
 def cmd_queue(home: str, args: argparse.Namespace) -> Dict[str, Any]:
@@ -304,6 +320,7 @@ def cmd_shutdown(home: str, args: argparse.Namespace) -> Dict[str, Any]:
     """Stop the daemon and every job process (before the node is stopped)."""
     from . import daemon
 
+    db.set_config(db.connect(home), "shut_down", time.time())  # no self-healing restart
     pid = daemon.daemon_pid(home)
     if pid:
         try:
@@ -334,6 +351,7 @@ def cmd_shutdown(home: str, args: argparse.Namespace) -> Dict[str, Any]:
 def cmd_logs(home: str, args: argparse.Namespace) -> None:
     from . import logs
 
+    _refresh(home).close()
     logs.stream(home, args.job_id, follow=args.follow, tail=args.tail)
 
 

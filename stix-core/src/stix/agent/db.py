@@ -83,7 +83,8 @@ def connect(home: Optional[str] = None) -> sqlite3.Connection:
     mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     if mode != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    # FULL: a terminal state is on disk before anyone is told the job ended.
+    conn.execute("PRAGMA synchronous = FULL")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version < SCHEMA_VERSION:
         conn.execute("BEGIN IMMEDIATE")
