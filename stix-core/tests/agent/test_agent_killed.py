@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
+from pathlib import Path
+
+import pytest
 
 
 def _wait_for(predicate, timeout: float = 30.0):
@@ -56,3 +60,25 @@ def test_shutdown_is_not_undone_by_self_healing(make_cluster):
     assert cluster.call("health")["daemon_pid"] is None
     cluster.call("start-daemon")
     assert cluster.wait(queued)["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("damage", [lambda data: b"", lambda data: data[:1500]])
+def test_damaged_job_database_is_named_at_once_and_kept(make_cluster, damage):
+    cluster = make_cluster()
+    [job_id] = cluster.submit({"run": "echo kept"})
+    assert cluster.wait(job_id)["status"] == "SUCCEEDED"
+    path = cluster.agent_home / "jobs.db"
+    bad = damage(path.read_bytes())
+    path.write_bytes(bad)
+    started = time.time()
+    proc = cluster.run("queue", check=False)
+    assert time.time() - started < 10  # no 60 s wait on a lock
+    assert proc.returncode == 2
+    reply = json.loads(proc.stdout)
+    assert reply["kind"] == "cluster" and f"job database {path} is damaged" in reply["error"]
+    assert "stix state recover" in reply["error"]
+    assert path.read_bytes() == bad  # data is never overwritten
+    kept = cluster.call("recover-db")["kept"]
+    assert kept and Path(kept).read_bytes() == bad
+    [again] = cluster.submit({"run": "echo fresh"})
+    assert cluster.wait(again)["status"] == "SUCCEEDED"

@@ -125,3 +125,23 @@ def test_recover_salvages_readable_rows(stix_home, plugin_registry):
     assert (
         conn.execute("SELECT COUNT(*) FROM clusters").fetchone()[0] == report.salvaged["clusters"]
     )
+
+
+def test_emptied_job_database_is_named_and_recover_starts_a_new_queue(stix_home, plugin_registry):
+    os.environ["STIX_QUIET"] = "1"
+    try:
+        stix.launch(stix.load_task({"run": "true"}), cluster_name="jq")
+        [jobs_db] = stix_home.glob("local/*/node-0/home/.stix_agent/jobs.db")
+        jobs_db.write_bytes(b"")
+        proc = _stix("queue", "jq")
+        assert proc.returncode == 1
+        [line] = proc.stderr.strip().splitlines()
+        assert f"job database {jobs_db} is damaged (it is empty)" in line
+        proc = _stix("state", "recover")
+        assert proc.returncode == 0, proc.stderr
+        assert f"cluster jq: damaged job database kept as {jobs_db}.damaged-" in proc.stderr
+        assert stix.exec(stix.load_task({"run": "echo again"}), "jq").status == "SUCCEEDED"
+    finally:
+        os.environ.pop("STIX_QUIET", None)
+        for record in stix.status():
+            stix.down(record.name, purge=True)

@@ -1,7 +1,7 @@
 """The agent's command line: ``python3 agent.pyz <subcommand> ...``, JSON replies on stdout.
 
 Subcommands: init, start-daemon, daemon, submit, queue, status, cancel, logs,
-set-autostop, get-autostop, health, shutdown. Errors print
+set-autostop, get-autostop, health, shutdown, recover-db. Errors print
 ``{"error": message, "kind": "job" | "cluster"}`` and exit 2.
 """
 
@@ -348,6 +348,25 @@ def cmd_shutdown(home: str, args: argparse.Namespace) -> Dict[str, Any]:
     return {"ok": True, "stopped_daemon": pid}
 
 
+def cmd_recover_db(home: str, args: argparse.Namespace) -> Dict[str, Any]:
+    """Set a damaged job database aside (kept) and start an empty queue."""
+    from . import daemon
+
+    kept = db.recover(home)
+    if kept is not None:
+        pid = daemon.daemon_pid(home)
+        if pid:  # it still holds the damaged file open: a new one opens the fresh queue
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            deadline = time.time() + 10
+            while daemon.daemon_pid(home) and time.time() < deadline:
+                time.sleep(0.05)
+        daemon.spawn(home, _self_argv())
+    return {"kept": kept}
+
+
 def cmd_logs(home: str, args: argparse.Namespace) -> None:
     from . import logs
 
@@ -384,6 +403,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("get-autostop")
     sub.add_parser("health")
     sub.add_parser("shutdown")
+    sub.add_parser("recover-db")
     return parser
 
 
@@ -400,6 +420,7 @@ _HANDLERS = {
     "get-autostop": cmd_get_autostop,
     "health": cmd_health,
     "shutdown": cmd_shutdown,
+    "recover-db": cmd_recover_db,
 }
 
 
@@ -416,6 +437,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     except FileNotFoundError as exc:
         _out({"error": "agent not initialised on this node (%s)" % exc.filename, "kind": CLUSTER})
+        return 2
+    except db.Damaged as exc:
+        _out({"error": str(exc), "kind": CLUSTER})
         return 2
     if result is not None:
         _out(result)

@@ -53,6 +53,9 @@ def recover() -> None:
         click.echo(f"{report.path} is intact", err=True)
     for name in report.found:
         click.echo(f"recovered cluster {name}")
+    for line in report.queues:
+        name, _, kept = line.partition(": ")
+        click.echo(f"cluster {name}: damaged job database kept as {kept}; new queue", err=True)
     for line in report.skipped:
         click.echo(f"skipped {line}", err=True)
     if not report.found:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stix.agent.db import header_problem
 from stix.errors import StateError
 
 if TYPE_CHECKING:
@@ -139,36 +140,11 @@ def _raw_connect(path: Path) -> sqlite3.Connection:
 
 
 RECOVER_HINT = "run: stix state recover (it keeps a copy of the damaged file)"
-_MAGIC = b"SQLite format 3\0"
 
 
 def damaged(path: Path, why: str) -> StateError:
     """The one-line error for a damaged state file."""
     return StateError(f"{path} is damaged ({why}); {RECOVER_HINT}", path=str(path))
-
-
-def header_problem(path: Path) -> str | None:
-    """Why the file at ``path`` is not a whole SQLite database, or None when it looks whole.
-
-    Catches what SQLite itself would take for a new, empty database (a file cut to zero
-    bytes) and a file cut shorter than its header says.
-    """
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(100)
-        size = path.stat().st_size
-    except OSError as exc:
-        return f"cannot read it: {exc.strerror or exc}"
-    if not head:
-        return "it is empty"
-    if len(head) < 100 or not head.startswith(_MAGIC):
-        return "not a SQLite database"
-    page = int.from_bytes(head[16:18], "big")
-    page = 65536 if page == 1 else page
-    pages = int.from_bytes(head[28:32], "big")
-    if head[24:28] == head[92:96] and pages and size < page * pages:
-        return f"truncated: {size} bytes of {page * pages}"
-    return None
 
 
 def _create(path: Path) -> None:

@@ -32,6 +32,7 @@ class RecoverReport:
     salvaged: dict[str, int]
     found: list[str]
     skipped: list[str]
+    queues: list[str] = attrs.field(factory=list)
 
 
 def problem_of(path: Path) -> str | None:
@@ -215,4 +216,27 @@ def recover(path: Path | None = None) -> RecoverReport:
             store.put(record)
             known.add(record.name)
             found.append(record.name)
-    return RecoverReport(str(path), str(copy) if copy else None, problem, salvaged, found, skipped)
+    queues = _recover_queues(store, skipped)
+    return RecoverReport(
+        str(path), str(copy) if copy else None, problem, salvaged, found, skipped, queues
+    )
+
+
+def _recover_queues(store: Any, skipped: list[str]) -> list[str]:
+    """Have every UP cluster's agent set a damaged job database aside (``recover-db``)."""
+    from stix.backend.handle import ClusterHandle
+    from stix.backend.runtime import client
+    from stix.state.clusters import UP
+
+    kept = []
+    for record in store.all():
+        if record.status != UP or not (record.handle or {}).get("agent_path"):
+            continue
+        try:
+            reply = client(ClusterHandle.from_dict(record.handle)).call("recover-db")
+        except Exception as exc:
+            skipped.append(f"{record.name}: {exc}")
+            continue
+        if reply.get("kept"):
+            kept.append(f"{record.name}: {reply['kept']}")
+    return kept
