@@ -98,3 +98,32 @@ def test_stix_validate_names_the_field(tmp_path):
     assert proc.returncode == 1
     [line] = proc.stderr.strip().splitlines()
     assert "file_mounts.../../../../tmp/x:" in line and "climbs out" in line
+
+
+def test_node_shell_guard_refuses_links_out_of_the_home(tmp_path):
+    from stix.storage.confine import guarded
+
+    home = tmp_path / "h"
+    (home / "real").mkdir(parents=True)
+    outside = tmp_path / "out"
+    outside.mkdir()
+    (home / "data").symlink_to(outside)
+
+    def run(dest: str) -> subprocess.CompletedProcess[str]:
+        script = guarded(dest, 'mkdir -p "$1" && touch "$1/made"')
+        return subprocess.run(
+            ["bash", "-s"],
+            input=script,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HOME": str(home)},
+            cwd=home,
+        )
+
+    bad = run("~/data/x")
+    assert bad.returncode == 3 and "leaves the home" in bad.stderr
+    assert list(outside.iterdir()) == []
+    assert run("~/real/x").returncode == 0 and (home / "real" / "x" / "made").exists()
+    assert run("rel dir").returncode == 0 and (home / "rel dir" / "made").exists()
+    absolute = tmp_path / "abs"
+    assert run(str(absolute)).returncode == 0  # an absolute path's root is '/'

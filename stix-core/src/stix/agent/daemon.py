@@ -210,9 +210,15 @@ def spawn(home: str, agent_argv: List[str]) -> Optional[int]:
     pid = daemon_pid(home)
     if pid:
         return pid
+    environ = dict(os.environ)
+    if environ.get("STIX_NODE_ID"):  # a local sandbox: jobs get no client environment
+        from .env import node_basics
+
+        environ = node_basics(environ)
     with open(os.path.join(home, "daemon.log"), "ab") as out:
         proc = subprocess.Popen(
             [*agent_argv, "daemon"],
+            env=environ,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

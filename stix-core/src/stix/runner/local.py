@@ -18,11 +18,6 @@ from stix.errors import ClusterError
 from stix.runner.base import Runner, RunResult
 
 NODE_MARKER = "STIX_NODE_ID"
-# What a sandbox takes from this machine's environment (plus ``LC_*``). STIX_CGROUP says
-# how this machine contains processes, which holds for its sandboxes too.
-NODE_BASICS = frozenset(
-    ("PATH", "LANG", "LANGUAGE", "TZ", "USER", "LOGNAME", "SHELL", "TERM", "TMPDIR", "STIX_CGROUP")
-)
 
 
 class LocalRunner(Runner):
@@ -38,9 +33,13 @@ class LocalRunner(Runner):
         self.name = name or node_id
 
     def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        # A node has its own environment: of the client's, only what describes this
-        # machine (PATH, locale, user) goes in; credentials and settings stay out.
-        env = {k: v for k, v in os.environ.items() if k in NODE_BASICS or k.startswith("LC_")}
+        env = dict(os.environ)
+        # A node has its own environment: the client's STIX settings do not leak in. Jobs
+        # get less still: the agent's daemon keeps only this machine's basics (see
+        # stix.agent.env.node_basics), so credentials used by setup commands stay out.
+        for key in [k for k in env if k.startswith(("STIX_", "SKYPILOT_"))]:
+            if key != "STIX_CGROUP":  # how this machine contains processes is the node's too
+                env.pop(key)
         env["HOME"] = str(self.home)
         env[NODE_MARKER] = self.node_id
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])

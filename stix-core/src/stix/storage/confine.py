@@ -116,3 +116,11 @@ SHELL_GUARD = (
     'r=$(realpath -m -- "$1"); case "$r" in "$h"|"$h"/*) ;; *) '
     'echo "destination $1 leaves the home $h (resolves to $r)" >&2; exit 3;; esac;; esac; '
 )
+
+
+def guarded(dest: str, script: str) -> str:
+    """``script`` (bash) preceded by :data:`SHELL_GUARD` for ``dest`` on a remote node."""
+    import shlex
+
+    arg = '"$HOME"/' + shlex.quote(dest[2:]) if dest.startswith("~/") else shlex.quote(dest)
+    return f"set -- {arg}\n{SHELL_GUARD}\n{script}"

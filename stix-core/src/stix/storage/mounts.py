@@ -234,6 +234,12 @@ def run_on_nodes(mount: BucketMount, runners: list[Runner]) -> None:
             script = mount.store.node_commands(mount.url, dest, mount.mode)
         except Exception as exc:
             raise _fail(mount.field, mount.mode, exc) from exc
+        from stix.runner.local import LocalRunner
+
+        if not isinstance(runner, LocalRunner):  # local paths were confined by node_path
+            from stix.storage.confine import guarded
+
+            script = guarded(dest, script)
         result = runner.run(["bash", "-s"], input=script)
         if not result.ok:
             lines = [ln for ln in clean(result.stderr).splitlines() if ln.strip()]
