@@ -9,7 +9,7 @@ import json
 import os
 import sqlite3
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import states
 
@@ -88,9 +88,9 @@ def header_problem(path: "os.PathLike[str] | str") -> Optional[str]:
     bytes) and a file cut shorter than its header says.
     """
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(100)
-        size = os.stat(path).st_size
+        st = os.stat(path)
+        head = os.pread(_reader(str(path), st.st_ino), 100, 0) if st.st_size else b""
+        size = st.st_size
     except OSError as exc:
         return "cannot read it: %s" % (exc.strerror or exc)
     if not head:
@@ -103,6 +103,23 @@ def header_problem(path: "os.PathLike[str] | str") -> Optional[str]:
     if head[24:28] == head[92:96] and pages and size < page * pages:
         return "truncated: %d bytes of %d" % (size, page * pages)
     return None
+
+
+_READERS: Dict[Tuple[str, int], int] = {}
+
+
+def _reader(path: str, inode: int) -> int:
+    """A read-only descriptor of the file, kept open for the life of the process.
+
+    Closing any descriptor of a database file drops every POSIX lock this process
+    holds on it, including those of open SQLite connections (a documented SQLite
+    hazard), so the header check never closes what it opened.
+    """
+    key = (path, inode)
+    fd = _READERS.get(key)
+    if fd is None:
+        fd = _READERS[key] = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    return fd
 
 
 def set_aside(path: str) -> str:
