@@ -14,7 +14,7 @@ import hashlib
 import os
 import signal
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 _DISABLE = "STIX_CGROUP"  # "off": never use cgroups (tests of the fallback)
 _BASE: List[Optional[str]] = []
@@ -192,42 +192,71 @@ def become_subreaper() -> bool:
         return False
 
 
-def descendants(root: int) -> List[int]:
-    """Every live descendant of ``root`` (children first scanned from ``/proc``)."""
-    children: dict = {}
+def _tree(root: int) -> Dict[int, str]:
+    """Every live descendant of ``root``, with its kernel start time (from ``/proc``)."""
+    children: Dict[int, List[Tuple[int, str]]] = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return []
+        return {}
     for name in entries:
         if not name.isdigit():
             continue
         try:
             with open("/proc/%s/stat" % name) as fh:
-                ppid = int(fh.read().rsplit(")", 1)[-1].split()[1])
+                fields = fh.read().rsplit(")", 1)[-1].split()
+            ppid, started = int(fields[1]), fields[19]
         except (OSError, ValueError, IndexError):
             continue
-        children.setdefault(ppid, []).append(int(name))
-    out: List[int] = []
+        children.setdefault(ppid, []).append((int(name), started))
+    out: Dict[int, str] = {}
     todo = [root]
     while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
+        for child, started in children.get(todo.pop(), []):
+            out[child] = started
             todo.append(child)
     return out
+
+
+def descendants(root: int) -> List[int]:
+    """Every live descendant of ``root``."""
+    return list(_tree(root))
+
+
+def _send(pid: int, started: str, sig: int) -> None:
+    """Signal ``pid`` only while it is the process that started at ``started``.
+
+    With pidfds (Linux 5.3+) the check and the signal address one process, so a pid
+    reused in between is never hit; elsewhere the start time is checked just before.
+    """
+    opener = getattr(os, "pidfd_open", None)
+    sender = getattr(signal, "pidfd_send_signal", None)
+    fd = None
+    try:
+        if opener is not None and sender is not None:
+            fd = opener(pid)
+        with open("/proc/%d/stat" % pid) as fh:
+            if fh.read().rsplit(")", 1)[-1].split()[19] != started:
+                return
+        if fd is not None and sender is not None:
+            sender(fd, sig)
+        else:
+            os.kill(pid, sig)
+    except (OSError, IndexError):
+        pass
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def kill_descendants(root: int, sig: int = signal.SIGKILL, rounds: int = 20) -> None:
     """Signal every descendant of ``root`` until none is left (new forks are caught too)."""
     for _ in range(rounds):
-        found = [p for p in descendants(root) if _running(p)]
+        found = {p: t for p, t in _tree(root).items() if _running(p)}
         if not found:
             return
-        for pid in found:
-            try:
-                os.kill(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
+        for pid, started in found.items():
+            _send(pid, started, sig)
         if sig != signal.SIGKILL:
             return
         time.sleep(0.02)
