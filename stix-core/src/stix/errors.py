@@ -122,6 +122,17 @@ class JobError(StixError):
     """A job id is unknown or the job is in the wrong state."""
 
 
+class StateError(StixError):
+    """A file STIX keeps its state in is damaged; the message names the file.
+
+    :param path: the damaged file (never overwritten; the hint names the recovery).
+    """
+
+    def __init__(self, message: str, hint: str | None = None, path: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.path = path
+
+
 __all__ = [
     "CatalogError",
     "ClusterError",
@@ -133,6 +144,7 @@ __all__ = [
     "ProvisionError",
     "QuotaError",
     "ResourcesUnavailableError",
+    "StateError",
     "StixError",
     "TaskError",
 ]

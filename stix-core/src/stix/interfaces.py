@@ -309,6 +309,20 @@ class Provisioner(abc.ABC):
         """
         return None
 
+    def list_clusters(self) -> list[dict[str, Any]] | None:
+        """Every cluster this cloud holds for STIX, or ``None`` when it cannot list them.
+
+        Called by ``stix state recover`` to rebuild the cluster list after the state
+        database was lost or damaged. A cloud finds its clusters by the tags or labels
+        :meth:`run_instances` put on the nodes (``local`` reads its sandboxes, ``ssh``
+        its pool allocations). Optional: the default returns ``None``.
+
+        :returns: one ``{"cluster_name": ..., "cluster_name_on_cloud": ...,
+            "region": ...}`` per cluster (``cluster_name`` is the user's name, or
+            ``None`` when only the head's agent knows it).
+        """
+        return None
+
     def autostop_commands(self, cluster_name: str) -> dict[str, list[str]] | None:
         """What the head node's agent runs when autostop fires, or ``None``.
 

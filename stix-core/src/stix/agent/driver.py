@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import db, env, nodes, secrets, states, wake
+from . import contain, db, env, nodes, secrets, states, wake
 
 
 def _exit_code(returncode: Optional[int]) -> int:
@@ -98,6 +98,7 @@ class Driver:
             time.sleep(0.05)
         for node, proc, key in self.procs:
             nodes.kill(node, proc.pid, key, signal.SIGKILL)
+        contain.kill_descendants(os.getpid())  # orphans that re-parented to this subreaper
 
     def _phase(self, script: str, envs: List[Dict[str, str]], kind: str) -> List[int]:
         """Run ``script`` on every assigned node at once; return the exit codes in rank order."""
@@ -198,6 +199,13 @@ class Driver:
 
     def _finish(self, status: str, codes: List[int]) -> str:
         db.set_status(self.conn, self.job_id, status, exit_codes=codes)
+        for node, _proc, key in self.procs:
+            group = nodes.local_group(node, key)
+            if group:  # an empty leaf goes; one with a live background process stays
+                try:
+                    os.rmdir(group)
+                except OSError:
+                    pass
         secrets.forget(self.home, self.job_id)
         row = db.job_row(self.conn, self.job_id)
         wake.poke(self.home)

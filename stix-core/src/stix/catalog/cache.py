@@ -72,7 +72,28 @@ def _guess_maker(name: str) -> str | None:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the cache database at ``path``."""
+    """Open (creating if needed) the cache database at ``path``.
+
+    The cache holds nothing that the CSVs do not: a damaged one is removed and rebuilt.
+    """
+    from stix.agent.db import header_problem
+
+    if path.exists() and path.stat().st_size and header_problem(path):
+        discard(path)
+    try:
+        return _connect(path)
+    except sqlite3.DatabaseError:
+        discard(path)
+        return _connect(path)
+
+
+def discard(path: Path) -> None:
+    """Remove the cache file and its WAL files (the next open rebuilds it)."""
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        name.unlink(missing_ok=True)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
     version = conn.execute("PRAGMA user_version").fetchone()[0]

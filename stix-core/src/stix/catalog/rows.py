@@ -10,7 +10,8 @@ import ast
 import csv
 import functools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -72,17 +73,32 @@ def _positive(value: float | None) -> float | None:
     return value if value is not None and value > 0 else None
 
 
-def read_vms(path: Path) -> list[Row]:
-    """Parse a ``vms.csv``; rows without a price are skipped.
-
-    :raises stix.errors.CatalogError: the file lacks the required columns.
-    """
+@contextmanager
+def _csv_file(path: Path) -> Iterator[Any]:
+    """An open CSV text file; undecodable or malformed content is one line naming it."""
     try:
         handle = path.open(newline="", encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read catalog: {exc.strerror}") from exc
+    try:
+        with handle:
+            yield handle
+    except UnicodeDecodeError as exc:
+        raise CatalogError(
+            f"{path}: not a text CSV file (byte {exc.start} is not UTF-8)",
+            hint="stix catalog update (or import the catalog again)",
+        ) from None
+    except csv.Error as exc:
+        raise CatalogError(f"{path}: malformed CSV: {exc}") from None
+
+
+def read_vms(path: Path) -> list[Row]:
+    """Parse a ``vms.csv``; rows without a price are skipped.
+
+    :raises stix.errors.CatalogError: the file lacks the required columns or is not text.
+    """
     rows: list[Row] = []
-    with handle:
+    with _csv_file(path) as handle:
         reader = csv.DictReader(handle)
         missing = {"InstanceType", "Price", "Region"} - set(reader.fieldnames or ())
         if missing:
@@ -119,7 +135,7 @@ def read_vms(path: Path) -> list[Row]:
 def read_gpu_metadata(path: Path) -> list[tuple[str, float | None, str | None]]:
     """``(name, memory GiB, manufacturer)`` rows of ``common/metadata.csv``."""
     out = []
-    with path.open(newline="", encoding="utf-8") as handle:
+    with _csv_file(path) as handle:
         for rec in csv.DictReader(handle):
             name = (rec.get("GPU") or "").strip()
             if name:
@@ -131,7 +147,7 @@ def read_gpu_metadata(path: Path) -> list[tuple[str, float | None, str | None]]:
 def read_images(path: Path) -> list[tuple[str, str | None, str]]:
     """``(tag, region, image id)`` rows of an ``images.csv``."""
     out = []
-    with path.open(newline="", encoding="utf-8") as handle:
+    with _csv_file(path) as handle:
         for rec in csv.DictReader(handle):
             tag = (rec.get("Tag") or "").strip()
             image = (rec.get("ImageId") or "").strip()

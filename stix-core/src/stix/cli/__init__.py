@@ -37,6 +37,7 @@ _COMMANDS: dict[str, str] = {
     "show-gpus": "stix.cli.gpus:show_gpus",
     "ssh": "stix.cli.ssh:ssh",
     "start": "stix.cli.start:start",
+    "state": "stix.cli.state:state",
     "status": "stix.cli.status:status",
     "stop": "stix.cli.stop:stop",
     "storage": "stix.cli.storage:storage",

@@ -268,10 +268,12 @@ def launch(
     task = _validate(_as_task(task), "launch", cluster_name)
     name = check_name(cluster_name or generate_cluster_name())
     from stix.backend.default import check_sources
+    from stix.storage.confine import check_destinations
     from stix.storage.mounts import check as check_buckets
 
     check_sources(task)  # a missing workdir or mount source fails before any node is made
-    check_buckets(task)  # so does a missing store plugin
+    check_destinations(task)  # so does a destination that leaves the node
+    check_buckets(task)  # and a missing store plugin
     store = ClusterStore()
     with cluster_lock(name):
         record = store.get(name)
