@@ -9,8 +9,6 @@ may be left and no harness node held.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -18,45 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 
-from azure_fakes import SUBSCRIPTION, TENANT, TOKEN_HEADER, FakeArmApi
+from azure_fakes import SUBSCRIPTION, FakeArmApi
+from azure_identity_fakes import TOKEN, write_config, write_fake_az
 from harness.fixtures import cloud, cloud_nodes
 
 __all__ = ["cloud", "cloud_nodes"]
-
-USER = "alice@contoso.example"
-
-
-def fake_token(claims: dict[str, Any]) -> str:
-    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
-    return f"{TOKEN_HEADER}.{body}.c2ln"
-
-
-TOKEN = fake_token({"upn": USER, "tid": TENANT, "aud": "https://management.azure.com"})
-
-
-def write_fake_az(folder: Path, token: str = TOKEN, fail: str | None = None) -> Path:
-    """A fake ``az`` CLI answering ``az account get-access-token`` as the real one does."""
-    folder.mkdir(parents=True, exist_ok=True)
-    script = folder / "az"
-    answer = {
-        "accessToken": token,
-        "expiresOn": "2099-01-01 00:00:00.000000",
-        "expires_on": 4070908800,
-        "subscription": SUBSCRIPTION,
-        "tenant": TENANT,
-        "tokenType": "Bearer",
-    }
-    if fail:
-        body = f"import sys\nsys.stderr.write({fail!r} + '\\n')\nsys.exit(1)\n"
-    else:
-        body = f"import json\nprint(json.dumps({answer!r}))\n"
-    script.write_text(f"#!{sys.executable}\n{body}")
-    script.chmod(0o755)
-    return script
 
 
 @pytest.fixture(autouse=True)
@@ -96,14 +63,6 @@ def arm_api(cloud_nodes: Any) -> Iterator[FakeArmApi]:
     }
     with FakeArmApi(cloud_nodes, TOKEN, sizes) as api:
         yield api
-
-
-def write_config(stix_home: Path, **azure: Any) -> None:
-    path = stix_home / "config.yaml"
-    data = yaml.safe_load(path.read_text()) if path.exists() else {}
-    data = data or {}
-    data.setdefault("azure", {}).update(azure)
-    path.write_text(yaml.safe_dump(data))
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 from azure_fake_prices import FakeRetailPricesApi, meter
-
-from conftest import write_config
+from azure_identity_fakes import write_config
 
 ITEMS = [
     meter("Standard_D2s_v5", "eastus", 0.096),

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from azure_fakes import SUBSCRIPTION, TENANT
-
-from conftest import USER, write_config
+from azure_identity_fakes import USER, write_config
 
 
 def test_names_identity_tenant_and_subscription(arm: Any, cli: Any) -> None:
@@ -54,9 +53,8 @@ def test_not_logged_in_says_how_to_log_in(arm: Any, fake_bin: Path) -> None:
 
 
 def test_expired_login_is_reported(arm: Any, fake_bin: Path) -> None:
+    from azure_identity_fakes import write_fake_az
     from stix_azure.credentials import check
-
-    from conftest import write_fake_az
 
     write_fake_az(
         fake_bin, fail="ERROR: AADSTS700082: The refresh token has expired. Run 'az login'."

@@ -79,8 +79,7 @@ def test_rejected_token_stops_using_azure(
     launcher: Any, cloud: Any, tmp_path: Path, fake_bin: Path
 ) -> None:
     import stix.sdk as sdk
-
-    from conftest import fake_token, write_fake_az
+    from azure_identity_fakes import fake_token, write_fake_az
 
     launcher.calls.clear()
     write_fake_az(fake_bin, token=fake_token({"upn": "mallory@example.com"}))
@@ -117,8 +116,7 @@ def test_deallocate_eviction_shows_stopped_and_restarts(
     launcher: Any, cloud: Any, tmp_path: Path, stix_home: Path
 ) -> None:
     import stix.sdk as sdk
-
-    from conftest import write_config
+    from azure_identity_fakes import write_config
 
     write_config(stix_home, spot_eviction_policy="Deallocate")
     sdk.launch(task_file(tmp_path, "keep", 1, "echo ok", use_spot=True), "azkeep")

@@ -111,7 +111,7 @@ def test_relaunch_creates_only_the_missing_rank(arm: Any, cloud: Any) -> None:
 
 
 def test_spot_with_gpu_image_and_eviction_policy(arm: Any, stix_home: Any) -> None:
-    from conftest import write_config
+    from azure_identity_fakes import write_config
 
     write_config(stix_home, spot_eviction_policy="Deallocate")
     prov = AzureProvisioner()
@@ -128,9 +128,8 @@ def test_spot_with_gpu_image_and_eviction_policy(arm: Any, stix_home: Any) -> No
 
 def test_long_running_operations_are_waited_on_with_a_limit(arm: Any, stix_home: Any) -> None:
     import pytest
+    from azure_identity_fakes import write_config
     from stix.errors import ProvisionError
-
-    from conftest import write_config
 
     write_config(stix_home, wait_seconds=2)
     arm.polls = 10_000  # the network operations never finish

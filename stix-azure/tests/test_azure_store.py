@@ -92,9 +92,8 @@ def test_mount_without_its_tool_names_what_to_install(
 
 
 def test_urls(stix_home: Path) -> None:
+    from azure_identity_fakes import write_config
     from stix_azure.store import BlobStore, split_url
-
-    from conftest import write_config
 
     write_config(stix_home, storage_account=ACCOUNT)
     assert BlobStore().bucket_url("box") == f"https://{ACCOUNT}.blob.core.windows.net/box"

@@ -11,6 +11,8 @@ nodes are several sshd on distinct loopback ports instead (``mode == "loopback"`
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import grp
 import os
 import pwd
 import re
@@ -160,6 +162,19 @@ def _remove_user(user: str) -> None:
         time.sleep(0.1)  # another process holds the passwd lock
 
 
+def add_user(user: str, home: Path) -> None:
+    """Create a login user with ``home`` (not created), retrying while another holds passwd."""
+    for attempt in range(50):
+        proc = _sh(
+            "useradd", "-M", "-d", str(home), "-s", "/bin/bash", "-p", "*", user, check=False
+        )
+        if proc.returncode == 0:
+            return
+        if attempt == 49:
+            raise RuntimeError(f"useradd {user} failed: {proc.stderr.strip()}")
+        time.sleep(0.1)
+
+
 def _link_names() -> list[str]:
     lines = _sh("ip", "-o", "link", "show", check=False).stdout.splitlines()
     return [line.split(":")[1].strip().split("@")[0] for line in lines if line.count(":") >= 2]
@@ -172,6 +187,10 @@ def _teardown_slot(slot: int) -> None:
         match = _USER_RE.match(name)
         if match and int(match.group(1)) == slot:
             _remove_user(name)
+    for group in grp.getgrall():  # a group whose user is gone (a killed run) blocks useradd
+        match = _USER_RE.match(group.gr_name)
+        if match and int(match.group(1)) == slot:
+            _sh("groupdel", group.gr_name, check=False)
     for ns in _sh("ip", "netns", "list", check=False).stdout.split():
         match = _NS_RE.match(ns)
         if match and int(match.group(1)) == slot:
@@ -183,8 +202,29 @@ def _teardown_slot(slot: int) -> None:
     shutil.rmtree(ROOT / f"slot-{slot}", ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _slots_locked() -> Iterator[None]:
+    """Serialise slot clean-up and hand-out between harness processes.
+
+    Without it one process may tear down, as stale, a slot another has just taken and is
+    still building (its bridge vanishes under it).
+    """
+    ROOT.mkdir(parents=True, exist_ok=True)
+    with open(ROOT / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def clean_stale() -> list[int]:
     """Tear down slots whose owning process is gone; return the slots cleaned."""
+    with _slots_locked():
+        return _clean_stale()
+
+
+def _clean_stale() -> list[int]:
     cleaned = set()
     ROOT.mkdir(parents=True, exist_ok=True)
     live = set()
@@ -207,6 +247,9 @@ def clean_stale() -> list[int]:
             found.add(int(match.group(1)))
     for line in _sh("getent", "passwd", check=False).stdout.splitlines():
         if match := _USER_RE.match(line.split(":", 1)[0]):
+            found.add(int(match.group(1)))
+    for group in grp.getgrall():
+        if match := _USER_RE.match(group.gr_name):
             found.add(int(match.group(1)))
     found |= {int(f.name.split("-", 1)[1]) for f in ROOT.glob("slot-*")}
     for slot in sorted(found - live):
@@ -273,7 +316,6 @@ class SshNodes:
 
     def start(self) -> SshNodes:
         """Create the bridge, namespaces, users, keys and sshd of every node."""
-        clean_stale()
         if not self.mode:
             self.mode = "netns" if netns_permitted() else "loopback"
         if self.mode == "loopback":
@@ -282,7 +324,9 @@ class SshNodes:
                 "using sshd on distinct loopback ports instead",
                 file=sys.stderr,
             )
-        self.slot = _take_slot()
+        with _slots_locked():
+            _clean_stale()
+            self.slot = _take_slot()
         self.dir = ROOT / f"slot-{self.slot}"
         os.chmod(self.dir, 0o755)
         try:
@@ -341,15 +385,7 @@ class SshNodes:
             _sh("ip", "-n", ns, "link", "set", "lo", "up")
         else:
             ns, ip, port = None, "127.0.0.1", _free_port()
-        for attempt in range(50):
-            proc = _sh(
-                "useradd", "-M", "-d", str(home), "-s", "/bin/bash", "-p", "*", user, check=False
-            )
-            if proc.returncode == 0:
-                break
-            if attempt == 49:
-                raise RuntimeError(f"useradd {user} failed: {proc.stderr.strip()}")
-            time.sleep(0.1)
+        add_user(user, home)
         (home / ".ssh").mkdir(parents=True)
         pub = Path(str(self.key) + ".pub").read_text()
         (home / ".ssh" / "authorized_keys").write_text(pub)
