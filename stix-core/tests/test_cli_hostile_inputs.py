@@ -216,11 +216,11 @@ def test_a_known_cloud_without_its_plugin_keeps_the_install_hint(
     cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "t.yaml").write_text("resources:\n  cloud: gcp\nrun: echo\n")
+    (tmp_path / "t.yaml").write_text("resources:\n  cloud: nebius\nrun: echo\n")
     assert cli("validate", "t.yaml").exit_code == 0  # a SkyPilot cloud is a valid name
     result = cli("launch", "--dryrun", "t.yaml")
-    check_one_error(result.exit_code, result.stderr, ("gcp",), 1)
-    assert "pip install stix-gcp" in result.stderr
+    check_one_error(result.exit_code, result.stderr, ("nebius",), 1)
+    assert "pip install stix-nebius" in result.stderr
 
 
 def test_a_cloud_known_only_by_its_imported_catalog_is_a_valid_name(

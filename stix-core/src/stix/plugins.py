@@ -256,9 +256,9 @@ class Registry:
 
         :raises stix.errors.StixError: no installed plugin provides it.
         """
-        from stix.task.values import normalise_cloud
+        from stix.task.values import cloud_alias
 
-        cls = self._get("clouds", normalise_cloud(name) or name.lower())
+        cls = self._get("clouds", cloud_alias(name))
         if cls is None:
             raise StixError(
                 f"unknown cloud {name!r}; installed: {', '.join(sorted(self._collect('clouds')))}",

@@ -338,16 +338,21 @@ def parse_infra(value: Any) -> tuple[str | None, str | None, str | None]:
     return cloud, region, zone
 
 
+def cloud_alias(name: str) -> str:
+    """The cloud a name stands for (``k8s`` -> ``kubernetes``), lower-cased, unchecked."""
+    lowered = name.strip().lower()
+    return _CLOUD_ALIASES.get(lowered, lowered)
+
+
 def normalise_cloud(name: Any) -> str | None:
     """Lower-case a cloud name and resolve aliases (``k8s``); ``*`` means any."""
     if name is None:
         return None
     if not isinstance(name, str):
         raise Invalid(f"cloud must be a string, got {type_name(name)}")
-    lowered = name.strip().lower()
-    if lowered in ("", "*"):
+    if name.strip() in ("", "*"):
         return None
-    cloud = _CLOUD_ALIASES.get(lowered, lowered)
+    cloud = cloud_alias(name)
     from stix.task.clouds import check_cloud
 
     check_cloud(cloud)
