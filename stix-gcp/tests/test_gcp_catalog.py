@@ -61,8 +61,9 @@ def test_fetch_prices_hosts_and_gpus_from_the_apis(gce: FakeComputeApi, tmp_path
 
 
 def test_catalog_update_then_plan_uses_the_fetched_prices(
-    gce: FakeComputeApi, cli: Any, tmp_path: Path
+    gce: FakeComputeApi, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("STIX_PLUGINS", "aws,gcp")  # the mission's `pip install stix-aws stix-gcp`
     add_billing(gce, SKUS)
     updated = cli("catalog", "update", "gcp")
     assert updated.exit_code == 0, updated.stderr
@@ -73,8 +74,11 @@ def test_catalog_update_then_plan_uses_the_fetched_prices(
     assert "Estimated cost: $0.64/hr" in plan.stdout  # 4 * 0.02 + 16 * 0.004 + 0.50
 
 
-def test_seed_plans_l4_on_gcp_at_70_cents(cli: Any, tmp_path: Path) -> None:
+def test_seed_plans_l4_on_gcp_at_70_cents(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """With no catalog fetched, the seed prices L4 (g2-standard-4 + one L4, us-east4)."""
+    monkeypatch.setenv("STIX_PLUGINS", "aws,gcp")  # the mission's `pip install stix-aws stix-gcp`
     task = tmp_path / "t.yaml"
     task.write_text("run: nvidia-smi\n")
     plan = cli("launch", "--gpus", "L4", "--dryrun", str(task))
