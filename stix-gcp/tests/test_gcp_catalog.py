@@ -60,10 +60,23 @@ def test_fetch_prices_hosts_and_gpus_from_the_apis(gce: FakeComputeApi, tmp_path
     assert [r for r in rows if r["AcceleratorName"] == "tpu-v5litepod-8"]  # kept from the seed
 
 
+def only_aws_and_gcp(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Plan as after the mission's `pip install stix-aws stix-gcp`: no other cloud plugin."""
+    from stix.plugins import reset_registry
+
+    monkeypatch.setenv("STIX_PLUGINS", "aws,gcp")
+    reset_registry()  # the allow-list is read when the registry is built
+    request.addfinalizer(reset_registry)
+
+
 def test_catalog_update_then_plan_uses_the_fetched_prices(
-    gce: FakeComputeApi, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gce: FakeComputeApi,
+    cli: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
-    monkeypatch.setenv("STIX_PLUGINS", "aws,gcp")  # the mission's `pip install stix-aws stix-gcp`
+    only_aws_and_gcp(monkeypatch, request)
     add_billing(gce, SKUS)
     updated = cli("catalog", "update", "gcp")
     assert updated.exit_code == 0, updated.stderr
@@ -75,10 +88,10 @@ def test_catalog_update_then_plan_uses_the_fetched_prices(
 
 
 def test_seed_plans_l4_on_gcp_at_70_cents(
-    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     """With no catalog fetched, the seed prices L4 (g2-standard-4 + one L4, us-east4)."""
-    monkeypatch.setenv("STIX_PLUGINS", "aws,gcp")  # the mission's `pip install stix-aws stix-gcp`
+    only_aws_and_gcp(monkeypatch, request)
     task = tmp_path / "t.yaml"
     task.write_text("run: nvidia-smi\n")
     plan = cli("launch", "--gpus", "L4", "--dryrun", str(task))
