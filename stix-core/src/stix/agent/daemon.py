@@ -211,7 +211,7 @@ def spawn(home: str, agent_argv: List[str]) -> Optional[int]:
     if pid:
         return pid
     environ = dict(os.environ)
-    if environ.get("STIX_NODE_ID"):  # a local sandbox: jobs get no client environment
+    if environ.get("STIX_SANDBOX_ENV") == "basics":  # a local sandbox: no client environment
         from .env import node_basics
 
         environ = node_basics(environ)

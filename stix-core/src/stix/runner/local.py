@@ -18,6 +18,9 @@ from stix.errors import ClusterError
 from stix.runner.base import Runner, RunResult
 
 NODE_MARKER = "STIX_NODE_ID"
+# Set on a local sandbox's processes: its agent hands jobs no client environment. Other
+# nodes that borrow the node marker for process tracking (a test's fake pods) keep theirs.
+SANDBOX_ENV = "STIX_SANDBOX_ENV"
 
 
 class LocalRunner(Runner):
@@ -42,6 +45,7 @@ class LocalRunner(Runner):
                 env.pop(key)
         env["HOME"] = str(self.home)
         env[NODE_MARKER] = self.node_id
+        env[SANDBOX_ENV] = "basics"  # the agent then gives jobs this machine's basics only
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         if extra:
             env.update(extra)
