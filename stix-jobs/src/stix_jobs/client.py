@@ -1,0 +1,163 @@
+"""The user's side of managed jobs: find or start the controller cluster and talk to it.
+
+The controller is a STIX cluster (``local`` unless ``jobs.controller.resources`` says
+otherwise) started on first use and reused after. Requests are short commands run on its
+head node through the cluster's own command runner (``python -m stix_jobs.remote``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stix.errors import ClusterError, JobError, StixError
+
+DEFAULT_AUTOSTOP_MINUTES = 10.0
+
+
+def controller_name() -> str:
+    """``stix-jobs-controller-<user>``: one controller per user of this machine."""
+    from stix.backend.jobspec import current_user
+
+    user = "".join(c if c.isalnum() else "-" for c in current_user().lower())[:20].strip("-")
+    return f"stix-jobs-controller-{user or 'user'}"
+
+
+def _config() -> Any:
+    from stix.config import load_config
+
+    return load_config()
+
+
+def controller_task() -> Any:
+    """The controller cluster's task: resources from ``jobs.controller.resources``."""
+    from stix.task import Task
+
+    resources = _config().get("jobs.controller.resources") or {}
+    if not isinstance(resources, dict):
+        raise StixError("jobs.controller.resources: must be a mapping of resource fields")
+    return Task.from_yaml_config({"name": "stix-jobs-controller", "resources": resources})
+
+
+def _record() -> Any:
+    from stix.state.clusters import ClusterStore
+
+    return ClusterStore().get(controller_name())
+
+
+def _handle(record: Any) -> Any:
+    from stix.backend.handle import ClusterHandle
+
+    return ClusterHandle.from_dict(record.handle or {})
+
+
+class Controller:
+    """A reachable controller cluster: run remote verbs on its head node."""
+
+    def __init__(self, record: Any) -> None:
+        self.record = record
+        self.handle = _handle(record)
+
+    def argv(self, verb: str, *args: str) -> list[str]:
+        return [self.handle.python, "-m", "stix_jobs.remote", verb, *args]
+
+    def call(self, verb: str, *args: str, request: dict[str, Any] | None = None) -> Any:
+        """Run one remote verb; return its JSON reply."""
+        runner = self.handle.head_runner()
+        data = None if request is None else json.dumps(request)
+        result = runner.run(self.argv(verb, *args), input=data)
+        lines = [ln for ln in result.stdout.splitlines() if ln.startswith("{")]
+        reply = json.loads(lines[-1]) if lines else None
+        if isinstance(reply, dict) and "error" in reply:
+            raise JobError(reply["error"])
+        if reply is None or result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            raise ClusterError(
+                f"jobs controller: {verb} failed: {detail[-1] if detail else result.returncode}",
+                hint="see: stix jobs logs --controller",
+            )
+        return reply
+
+    def stream(self, verb: str, *args: str, write: Callable[[bytes], None]) -> str:
+        """Run a streaming verb (``logs``); return its stderr."""
+        result = self.handle.head_runner().run(self.argv(verb, *args), stream=write)
+        if result.returncode == 3:
+            lines = [ln for ln in result.stderr.splitlines() if ln.startswith("{")]
+            raise JobError(json.loads(lines[-1])["error"] if lines else "logs failed")
+        return result.stderr
+
+    def push_config(self) -> None:
+        """Give the controller this machine's STIX config (allowed clouds, cloud settings)."""
+        import yaml
+
+        data = dict(_config().data)
+        if not data:
+            return
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
+            yaml.safe_dump(data, fh)
+        try:
+            os.chmod(fh.name, 0o600)
+            self.handle.head_runner().put(Path(fh.name), "~/.stix/config.yaml")
+        finally:
+            os.unlink(fh.name)
+
+    def start_process(self) -> None:
+        """Run the controller as a job on the controller cluster, restarted if it dies."""
+        from stix.sdk import exec as sdk_exec
+        from stix.task import Task
+
+        python = self.handle.python
+        run = (
+            f"while true; do {python} -m stix_jobs.controller && break; "
+            "echo 'controller exited; restarting' >&2; sleep 1; done"
+        )
+        sdk_exec(Task(name="jobs-controller", run=run), controller_name(), detach_run=True)
+
+    def ensure_running(self) -> None:
+        if not self.call("ping")["alive"]:
+            self.start_process()
+
+
+def existing() -> Controller | None:
+    """The controller if its cluster is UP (nothing is started)."""
+    from stix.state.clusters import UP
+
+    record = _record()
+    if record is None or record.status != UP:
+        return None
+    return Controller(record)
+
+
+def ensure() -> Controller:
+    """The controller, launching or restarting its cluster first when needed."""
+    from stix.sdk import launch
+    from stix.state.clusters import UP
+
+    record = _record()
+    if record is None or record.status != UP:
+        minutes = _config().get("jobs.controller.autostop", DEFAULT_AUTOSTOP_MINUTES)
+        launch(
+            controller_task(),
+            controller_name(),
+            detach_run=True,
+            idle_minutes_to_autostop=float(minutes),
+        )
+        record = _record()
+        if record is None or record.status != UP:
+            raise ClusterError("the jobs controller cluster did not come up")
+        controller = Controller(record)
+        controller.push_config()
+        return controller
+    return Controller(record)
+
+
+def controller_home() -> Path | None:
+    """The controller node's ``$STIX_HOME`` when it is a local sandbox (tests, benchmarks)."""
+    record = _record()
+    if record is None or record.cloud != "local":
+        return None
+    return Path(_handle(record).runners[0]["home"]) / ".stix"
