@@ -335,7 +335,7 @@ class Controller:
                 reason=reason,
             )  # fmt: skip
             return
-        log.error("controller: launching job %s failed: %r", job_id, error)
+        log.error("controller: launching job %s failed", job_id, exc_info=error)
         self.finish_with(job_id, idx, states.FAILED_CONTROLLER, f"controller error: {error!r}")
 
     # ------------------------------------------------------------------ running

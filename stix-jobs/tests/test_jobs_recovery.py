@@ -1,0 +1,104 @@
+"""Recovery from preemption and kill -9 of the controller at each state change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from jobs_helpers import (
+    controller_pid,
+    crash_at,
+    job_clusters,
+    preempt,
+    task_row,
+    wait_for,
+    wait_status,
+)
+from stix_jobs import sdk
+
+
+def _two_attempts(marker: Path, runs: Path) -> dict:
+    """A spot task: the first attempt waits to be preempted, the next one succeeds."""
+    return {
+        "name": "spot",
+        "resources": {"use_spot": True, "job_recovery": {"strategy": "FAILOVER"}},
+        "run": (
+            f"echo run >> {runs}; echo attempt $SKYPILOT_TASK_ID\n"
+            f"if [ -f {marker} ]; then echo second; exit 0; fi\n"
+            f"touch {marker}; sleep 300\n"
+        ),
+    }
+
+
+def test_preempted_spot_job_recovers_once(jobs_home: Path, tmp_path: Path) -> None:
+    from stix.task import Task
+
+    marker, runs = tmp_path / "first", tmp_path / "runs"
+    [job_id] = sdk.launch(Task.from_yaml_config(_two_attempts(marker, runs)))
+    wait_status(job_id, "RUNNING")
+    wait_for("the first attempt to start", marker.exists)
+    cluster = task_row(job_id)["cluster"]
+    assert preempt(cluster)
+    row = wait_status(job_id, "SUCCEEDED", timeout=120)
+    assert row["recoveries"] == 1
+    assert runs.read_text().count("run") == 2
+    out: list[bytes] = []
+    sdk.logs(job_id, follow=False, write=out.append)
+    text = b"".join(out).decode()
+    assert "second" in text
+    ids = {line.split()[1] for line in text.splitlines() if line.startswith("attempt ")}
+    assert len(ids) == 1  # SKYPILOT_TASK_ID is stable across recoveries
+    wait_for("no cluster left", lambda: job_clusters() == [])
+
+
+@pytest.mark.parametrize("state", ["STARTING", "RUNNING", "SUCCEEDED"])
+def test_controller_killed_at_a_state_change_loses_nothing(
+    jobs_home: Path, tmp_path: Path, state: str
+) -> None:
+    from stix.task import Task
+    from stix_jobs.client import ensure
+
+    ensure().ensure_running()
+    first = wait_for("the controller", controller_pid)
+    crash_at(state)
+    runs = tmp_path / "runs"
+    [job_id] = sdk.launch(Task.from_yaml_config({"name": "once", "run": f"echo x >> {runs}"}))
+    wait_for("the controller to die and come back", lambda: controller_pid() not in (None, first))
+    assert wait_status(job_id, "SUCCEEDED")["recoveries"] == 0
+    assert runs.read_text().count("x") == 1  # run exactly once
+    wait_for("no cluster left", lambda: job_clusters() == [])
+
+
+def test_controller_killed_while_recovering(jobs_home: Path, tmp_path: Path) -> None:
+    from stix.task import Task
+
+    marker, runs = tmp_path / "first", tmp_path / "runs"
+    [job_id] = sdk.launch(Task.from_yaml_config(_two_attempts(marker, runs)))
+    wait_for("the first attempt to start", marker.exists)
+    first = controller_pid()
+    crash_at("RECOVERING")
+    assert preempt(task_row(job_id)["cluster"])
+    wait_for("the controller to come back", lambda: controller_pid() not in (None, first))
+    row = wait_status(job_id, "SUCCEEDED", timeout=120)
+    assert row["recoveries"] == 1
+    assert runs.read_text().count("run") == 2
+
+
+def test_cancel_while_starting_leaves_no_cluster(jobs_home: Path, tmp_path: Path) -> None:
+    """Cancel a job whose launch a crashed controller had begun: no cluster is left."""
+    from stix.sdk import cancel as cancel_cluster_jobs
+    from stix.sdk import queue as cluster_queue
+    from stix.task import Task
+    from stix_jobs.client import controller_name, ensure
+
+    ensure().ensure_running()
+    wait_for("the controller", controller_pid)
+    crash_at("STARTING")
+    [job_id] = sdk.launch(Task.from_yaml_config({"run": "sleep 300"}))
+    wait_for("the crash", lambda: task_row(job_id)["status"] == "STARTING")
+    # stop the supervisor too, so no controller resumes the launch behind the test's back
+    running = [j["job_id"] for j in cluster_queue(controller_name()) if j["status"] == "RUNNING"]
+    cancel_cluster_jobs(controller_name(), running)
+    assert sdk.cancel([job_id]) == [job_id]  # restarts the controller, which cleans up
+    wait_status(job_id, "CANCELLED")
+    assert job_clusters() == []
