@@ -66,7 +66,19 @@ class Controller:
         return [self.handle.python, "-m", "stix_jobs.remote", verb, *args]
 
     def call(self, verb: str, *args: str, request: dict[str, Any] | None = None) -> Any:
-        """Run one remote verb; return its JSON reply."""
+        """Run one remote verb; return its JSON reply.
+
+        A controller on the ``local`` cloud shares this machine's disk: its database is
+        used in place, without starting a process on the node.
+        """
+        if self.record.cloud == "local":
+            from stix_jobs import db, remote
+
+            with db.use_home(Path(self.handle.runners[0]["home"]) / ".stix"):
+                local = remote.dispatch([verb, *args], request)
+            if isinstance(local, dict) and "error" in local:
+                raise JobError(local["error"])
+            return local
         runner = self.handle.head_runner()
         data = None if request is None else json.dumps(request)
         result = runner.run(self.argv(verb, *args), input=data)

@@ -11,6 +11,8 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,8 +81,23 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
 
+_home: list[Path] = []
+
+
+@contextmanager
+def use_home(path: Path) -> Iterator[None]:
+    """Work on the controller database under ``path`` (a local controller's ``$STIX_HOME``)."""
+    _home.append(path)
+    try:
+        yield
+    finally:
+        _home.pop()
+
+
 def stix_home() -> Path:
     """``$STIX_HOME`` or ``~/.stix`` (the controller node's, when run there)."""
+    if _home:
+        return _home[-1]
     value = os.environ.get("STIX_HOME")
     return Path(value).expanduser() if value else Path.home() / ".stix"
 

@@ -52,13 +52,7 @@ def kick(conn: Any) -> None:
             pass
 
 
-def _read_request() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(sys.stdin.read() or "{}")
-    return data
-
-
-def cmd_submit(conn: Any, args: argparse.Namespace) -> dict[str, Any]:
-    req = _read_request()
+def cmd_submit(conn: Any, args: argparse.Namespace, req: dict[str, Any]) -> dict[str, Any]:
     if req.get("pool"):
         row = conn.execute("SELECT status FROM pools WHERE name = ?", (req["pool"],)).fetchone()
         if row is None or row["status"] != "READY":
@@ -89,7 +83,7 @@ FROM jobs j JOIN tasks t ON t.job_id = j.job_id AND t.task_idx = j.current_task
 """
 
 
-def cmd_queue(conn: Any, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_queue(conn: Any, args: argparse.Namespace, req: dict[str, Any]) -> dict[str, Any]:
     sql, params = QUEUE_SQL, []
     if args.job_ids:
         sql += " WHERE j.job_id IN ({})".format(",".join("?" * len(args.job_ids)))
@@ -117,7 +111,7 @@ def cmd_queue(conn: Any, args: argparse.Namespace) -> dict[str, Any]:
     return {"jobs": rows, "controller": controller_alive()}
 
 
-def cmd_cancel(conn: Any, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_cancel(conn: Any, args: argparse.Namespace, req: dict[str, Any]) -> dict[str, Any]:
     where, params = [], []
     if args.job_ids:
         where.append("job_id IN ({})".format(",".join("?" * len(args.job_ids))))
@@ -185,7 +179,7 @@ def _follow_live(row: Any) -> bool:
     return True
 
 
-def cmd_logs(conn: Any, args: argparse.Namespace) -> dict[str, Any] | None:
+def cmd_logs(conn: Any, args: argparse.Namespace, req: dict[str, Any]) -> dict[str, Any] | None:
     if args.controller:
         _print_file(db.controller_log())
         return None
@@ -242,12 +236,11 @@ def _wait_saved(job_id: int, idx: int, attempt: int, offset: int, conn: Any) -> 
         return offset
 
 
-def cmd_ping(conn: Any, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_ping(conn: Any, args: argparse.Namespace, req: dict[str, Any]) -> dict[str, Any]:
     return {"alive": running(conn), "pid": db.get_meta(conn, "pid")}
 
 
-def cmd_pool_apply(conn: Any, args: argparse.Namespace) -> dict[str, Any]:
-    req = _read_request()
+def cmd_pool_apply(conn: Any, args: argparse.Namespace, req: dict[str, Any]) -> dict[str, Any]:
     spec_id = uuid.uuid4().hex
     db.write_spec(spec_id, req["docs"])
     conn.execute(
@@ -260,7 +253,7 @@ def cmd_pool_apply(conn: Any, args: argparse.Namespace) -> dict[str, Any]:
     return {"pool": req["name"], "workers": int(req["workers"]), "controller": running(conn)}
 
 
-def cmd_pool_status(conn: Any, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_pool_status(conn: Any, args: argparse.Namespace, req: dict[str, Any]) -> dict[str, Any]:
     pools = []
     for p in conn.execute("SELECT * FROM pools ORDER BY name"):
         if args.names and p["name"] not in args.names:
@@ -278,7 +271,7 @@ def cmd_pool_status(conn: Any, args: argparse.Namespace) -> dict[str, Any]:
     return {"pools": pools}
 
 
-def cmd_pool_down(conn: Any, args: argparse.Namespace) -> dict[str, Any]:
+def cmd_pool_down(conn: Any, args: argparse.Namespace, req: dict[str, Any]) -> dict[str, Any]:
     names = [r[0] for r in conn.execute("SELECT name FROM pools")]
     chosen = names if args.all else [n for n in args.names if n in names]
     missing = [n for n in args.names if n not in names]
@@ -290,6 +283,7 @@ def cmd_pool_down(conn: Any, args: argparse.Namespace) -> dict[str, Any]:
     return {"down": chosen}
 
 
+WITH_REQUEST = ("submit", "pool-apply")
 VERBS = {
     "submit": cmd_submit,
     "queue": cmd_queue,
@@ -330,10 +324,20 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def dispatch(argv: list[str], request: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Run one verb against this controller's database; the JSON-able reply."""
     args = parser().parse_args(argv)
     conn = db.connect()
-    reply = VERBS[args.verb](conn, args)
+    try:
+        return VERBS[args.verb](conn, args, request or {})
+    finally:
+        conn.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    request = json.loads(sys.stdin.read() or "{}") if args.verb in WITH_REQUEST else {}
+    reply = dispatch(sys.argv[1:] if argv is None else argv, request)
     if reply is None:
         return 0
     out = sys.stderr if args.verb == "logs" else sys.stdout
