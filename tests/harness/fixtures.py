@@ -2,7 +2,9 @@
 
 ``ssh_harness`` (session scope) starts ``STIX_HARNESS_NODES`` nodes (default 4) once per
 test process and tears them down at the end; ``ssh_nodes`` hands the same harness to a
-test and restarts any sshd the test stopped. Tests skip cleanly where no harness can run.
+test and restarts any sshd the test stopped. ``cloud_nodes`` (session scope) are the nodes
+fake clouds hand out as instances (:mod:`harness.cloudnodes`); ``cloud`` hands them to one
+test and fails it if an instance is left. Tests skip cleanly where no harness can run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from harness.cloudnodes import CloudNodes
 from harness.sshnodes import HarnessUnavailable, Node, SshNodes
 
 
@@ -33,6 +36,31 @@ def ssh_nodes(ssh_harness: SshNodes) -> Iterator[SshNodes]:
     yield ssh_harness
     for node in ssh_harness.nodes:
         ssh_harness.start_sshd(node)
+
+
+@pytest.fixture(scope="session")
+def cloud_nodes() -> Iterator[CloudNodes]:
+    """``STIX_HARNESS_CLOUD_NODES`` (default 4) nodes that fake clouds hand out as instances."""
+    count = int(os.environ.get("STIX_HARNESS_CLOUD_NODES", "4"))
+    try:
+        nodes = CloudNodes(count)
+        nodes.start()
+    except HarnessUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield nodes
+    finally:
+        nodes.teardown()
+
+
+@pytest.fixture
+def cloud(cloud_nodes: CloudNodes) -> Iterator[CloudNodes]:
+    """The session's cloud nodes for one test: fails the test if it leaves an instance behind."""
+    cloud_nodes.reset()
+    yield cloud_nodes
+    left = cloud_nodes.assigned()
+    cloud_nodes.reset()
+    assert not left, f"instances still holding harness nodes after the test: {left}"
 
 
 def stix_target(harness: SshNodes, node: Node, known_hosts: Path | str, **kw: Any) -> Any:

@@ -32,7 +32,7 @@ MAX_SLOTS = 200
 _NS_RE = re.compile(r"^stix(\d+)n(\d+)$")
 _BR_RE = re.compile(r"^stixbr(\d+)$")
 _VETH_RE = re.compile(r"^stix(\d+)v(\d+)$")
-_USER_RE = re.compile(r"^stx(\d+)n(\d+)$")
+_USER_RE = re.compile(r"^stx(\d+)(?:n(\d+)|c)$")  # node users; c: a fake cloud's login user
 
 
 class HarnessUnavailable(RuntimeError):
