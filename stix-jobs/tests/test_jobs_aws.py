@@ -1,0 +1,130 @@
+"""Managed-job recovery decisions against AWS (boto3 over real HTTP to moto's server).
+
+An instance terminated behind STIX's back must be seen as lost through the provisioner's
+query, and the recovery launch must land elsewhere (EAGER_NEXT_REGION) or in the same
+region first (FAILOVER), with the first instance gone. moto's instances cannot run the
+node agent over SSH, so the job itself does not run here; this covers the decision path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("stix_aws")
+pytest.importorskip("moto")
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, stix_home: Path, tmp_path: Path) -> str:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    (stix_home / "config.yaml").write_text("allowed_clouds: [aws]\n")
+    return moto_url
+
+
+def _launch(task: Any, name: str) -> Any:
+    """Provision the way a managed job's launch does, and record the cluster."""
+    from stix.provision.attempt import name_on_cloud
+    from stix.provision.failover import provision_with_failover
+    from stix.state.clusters import ClusterRecord, ClusterStore
+
+    cno = name_on_cloud(name, "tester")
+    done = provision_with_failover(task, cluster_name=name, cluster_name_on_cloud=cno)
+    ClusterStore().put(
+        ClusterRecord(
+            name=name,
+            status="UP",
+            cloud="aws",
+            region=done.info.region,
+            zone=done.info.zone,
+            num_nodes=1,
+            handle={"cluster_name_on_cloud": cno},
+        )
+    )
+    return done
+
+
+def _states(region: str) -> dict[str, str]:
+    import boto3
+
+    ec2 = boto3.client("ec2", region_name=region)
+    out = {}
+    for res in ec2.describe_instances()["Reservations"]:
+        for inst in res["Instances"]:
+            out[inst["InstanceId"]] = inst["State"]["Name"]
+    return out
+
+
+@pytest.mark.parametrize("strategy", ["EAGER_NEXT_REGION", "FAILOVER"])
+def test_terminated_spot_instance_is_recovered_elsewhere(aws: str, strategy: str) -> None:
+    import boto3
+    from stix.provision.refresh import live_status
+    from stix.state.clusters import ClusterStore
+    from stix.task import Task
+    from stix_jobs.controller import actions
+
+    task = Task.from_yaml_config(
+        {
+            "resources": {"infra": "aws", "use_spot": True, "job_recovery": strategy},
+            "run": "python train.py",
+        }
+    )
+    first = _launch(task, "spot-1")
+    region = first.info.region
+    [first_id] = [i.instance_id for i in first.info.instances]
+    record = ClusterStore().get("spot-1")
+    assert record is not None
+    assert live_status(record) == "INIT"  # running, but no node agent answers on moto
+
+    # the cloud takes the instance back behind STIX's back
+    boto3.client("ec2", region_name=region).terminate_instances(InstanceIds=[first_id])
+    assert actions.cluster_gone("spot-1")
+    assert actions.interpret(None, "spot-1").kind == "preempted"
+
+    tries = actions.placements(task, strategy, f"aws/{region}")
+    assert tries[-1] is task  # the whole search space stays the last resort
+    pinned = tries[0].resources[0]
+    if strategy == "FAILOVER":
+        assert pinned.region == region
+    else:
+        assert pinned.region and pinned.region != region
+    actions.teardown("spot-1")
+    assert ClusterStore().get("spot-1") is None
+
+    second = _launch(tries[0], "spot-1")
+    [second_id] = [i.instance_id for i in second.info.instances]
+    assert second_id != first_id
+    assert _states(second.info.region)[second_id] in ("pending", "running")
+    assert _states(region)[first_id] in ("shutting-down", "terminated")
+    actions.teardown("spot-1")
+    assert _states(second.info.region)[second_id] in ("shutting-down", "terminated")
