@@ -78,8 +78,11 @@ QUEUE_SQL = """
 SELECT j.job_id, j.name, j.user, j.pool, j.status, j.resources, j.submitted_at, j.started_at,
        j.ended_at, j.num_tasks, j.current_task, j.reason, j.job_rank, j.num_jobs,
        t.name AS task_name, t.status AS task_status, t.infra, t.cluster, t.worker,
-       (SELECT SUM(recoveries) FROM tasks r WHERE r.job_id = j.job_id) AS recoveries
-FROM jobs j JOIN tasks t ON t.job_id = j.job_id AND t.task_idx = j.current_task
+       COALESCE(r.recoveries, 0) AS recoveries
+FROM jobs j
+JOIN tasks t ON t.job_id = j.job_id AND t.task_idx = j.current_task
+LEFT JOIN (SELECT job_id, SUM(recoveries) AS recoveries FROM tasks WHERE recoveries > 0
+           GROUP BY job_id) r ON r.job_id = j.job_id
 """
 
 

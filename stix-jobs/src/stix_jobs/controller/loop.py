@@ -20,6 +20,7 @@ from typing import Any
 
 from stix_jobs import db, states
 from stix_jobs.controller import actions
+from stix_jobs.controller.logs import attempt_names, save_log, task_ids
 from stix_jobs.controller.settings import Settings
 
 log = logging.getLogger("stix_jobs.controller")
@@ -130,27 +131,12 @@ class Controller:
     # ------------------------------------------------------------------ the task of a job
 
     def names(self, job: Any, task: Any) -> tuple[str, str]:
-        """(cluster name, agent job name) of a task's current attempt."""
-        base = "".join(c if c.isalnum() else "-" for c in (task["name"] or "job"))[:25].strip("-")
-        cluster = f"{base or 'job'}-{job['job_id']}"
-        if job["num_tasks"] > 1:
-            cluster += f"-{task['task_idx']}"
-        agent_name = f"managed-{job['job_id']}-{task['task_idx']}-{task['attempt']}"
-        return cluster, agent_name
-
-    def task_ids(self, job: Any) -> list[str]:
-        stamp = time.strftime("%Y-%m-%d-%H-%M-%S", time.gmtime(job["submitted_at"]))
-        micro = int((job["submitted_at"] % 1) * 1e6)
-        name = job["name"] or "job"
-        return [
-            f"sky-managed-{stamp}-{micro:06d}_{name}_{job['job_id']}-{i}"
-            for i in range(job["num_tasks"])
-        ]
+        return attempt_names(job, task)
 
     def build(self, job: Any, task: Any) -> tuple[Any, dict[str, Any]]:
         """The ``Task`` and agent spec of a task's current attempt."""
         self.spec(job["spec_id"])
-        ids = self.task_ids(job)
+        ids = task_ids(job)
         envs = {
             "SKYPILOT_MANAGED_JOB_ID": str(job["job_id"]),
             "SKYPILOT_TASK_IDS": "\n".join(ids),
@@ -372,6 +358,11 @@ class Controller:
         if result.kind == "silent" and task["silent"] + 1 < self.settings.silent_checks:
             self.set_task(job_id, idx, next_at=later, silent=task["silent"] + 1)
             return
+        if result.kind == "done" and result.status == "FAILED_DRIVER" and not task["silent"]:
+            # a driver that died is what a dying node looks like: look once more, so a
+            # preemption caught half-way is not taken for a user failure
+            self.set_task(job_id, idx, next_at=later, silent=1)
+            return
         if result.kind in ("preempted", "silent"):
             why = "preempted" if result.kind == "preempted" else "node agent went silent"
             self.recover(job_id, idx, f"recovering: {why}", count_restart=False)
@@ -437,31 +428,30 @@ class Controller:
 
         def work() -> None:
             if save:
-                self.save_log(task)
+                save_log(task)
             actions.teardown(task["cluster"])
+
+        def then() -> None:
+            self.set_task(job_id, idx, phase="launch", attempt=task["attempt"] + 1)
+            self.start_launch(job_id, idx)
+
+        self.then_or_retry(job_id, idx, work, then)
+
+    def then_or_retry(
+        self, job_id: int, idx: int, work: Callable[[], None], then: Callable[[], None]
+    ) -> None:
+        """Run cleanup ``work``, then ``then`` on the loop; a failure is tried again later."""
 
         def done(_: Any, error: BaseException | None) -> None:
             if error is not None:
+                log.warning("controller: cleanup of job %s failed: %r", job_id, error)
                 self.set_task(job_id, idx, next_at=time.time() + self.settings.poll_seconds)
                 return
-            self.set_task(job_id, idx, phase="launch", attempt=task["attempt"] + 1)
-            self.start_launch(job_id, idx)
+            then()
 
         self.spawn((job_id, idx), work, done=done)
 
     # ------------------------------------------------------------------ endings
-
-    def save_log(self, task: Any) -> None:
-        """Append the attempt's log to the controller's copy (thread side)."""
-        if task["agent_job_id"] is None:
-            return
-        cluster = task["worker"] or task["cluster"]
-        rows = actions.agent_rows(cluster, [task["agent_job_id"]])
-        row = (rows or {}).get(task["agent_job_id"])
-        if not row or not row.get("log_dir"):
-            return
-        text = actions.read_logs(cluster, [row["log_dir"]]).get(row["log_dir"])
-        write_log(task["job_id"], task["task_idx"], task["attempt"], text)
 
     def start_finish(self, job_id: int, idx: int, final: str) -> None:
         task = self.conn.execute(
@@ -469,16 +459,10 @@ class Controller:
         ).fetchone()
 
         def work() -> None:
-            self.save_log(task)
+            save_log(task)
             actions.teardown(task["cluster"])
 
-        def done(_: Any, error: BaseException | None) -> None:
-            if error is not None:
-                self.set_task(job_id, idx, next_at=time.time() + self.settings.poll_seconds)
-                return
-            self.advance(job_id, idx, final)
-
-        self.spawn((job_id, idx), work, done=done)
+        self.then_or_retry(job_id, idx, work, lambda: self.advance(job_id, idx, final))
 
     def finish_with(self, job_id: int, idx: int, final: str, reason: str) -> None:
         self.set_task(job_id, idx, phase=f"finish:{final}", reason=reason)
@@ -533,17 +517,16 @@ class Controller:
             if task["agent_job_id"] is not None and task["phase"] != "launch":
                 cluster = task["worker"] or task["cluster"]
                 actions.cancel_agent_job(cluster, task["agent_job_id"])
-                self.save_log(task)
+                save_log(task)
             if task["cluster"] and not task["worker"]:
                 actions.teardown(task["cluster"])
 
-        def done(_: Any, error: BaseException | None) -> None:
-            if error is not None:
-                self.set_task(job_id, idx, next_at=time.time() + self.settings.poll_seconds)
-                return
-            self.end_job(job_id, idx, states.CANCELLED, "cancelled by the user")
-
-        self.spawn((job_id, idx), work, done=done)
+        self.then_or_retry(
+            job_id,
+            idx,
+            work,
+            lambda: self.end_job(job_id, idx, states.CANCELLED, "cancelled by the user"),
+        )
 
     # ------------------------------------------------------------------ main loop
 
@@ -597,17 +580,3 @@ class Controller:
         log.info("controller %d stopped by SIGTERM", os.getpid())
         self.executor.shutdown(wait=False, cancel_futures=True)
         return 0
-
-
-def write_log(job_id: int, idx: int, attempt: int, text: str | None) -> None:
-    """Append one attempt's log to the controller's copy and mark it saved."""
-    path = db.log_path(job_id, idx)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    marker = path.with_suffix(f".{attempt}.saved")
-    if marker.exists():
-        return
-    with open(path, "ab") as fh:
-        if text:
-            fh.write(text.encode())
-        size = fh.tell()
-    marker.write_text(str(size))

@@ -286,7 +286,7 @@ class Pools:
             if result["gone"]:
                 self.worker_lost(worker)
             return
-        from stix_jobs.controller.loop import write_log
+        from stix_jobs.controller.logs import write_log
 
         rows, logs = result["rows"], result["logs"]
         for t in tasks:
