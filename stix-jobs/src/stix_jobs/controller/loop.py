@@ -86,14 +86,22 @@ class Controller:
         return self.specs[spec_id]
 
     def crash_point(self, status: str) -> None:
-        """Fault injection for tests: die by SIGKILL right after writing ``status`` once."""
+        """Fault injection for tests: SIGKILL itself right after writing ``status``.
+
+        ``$STIX_HOME/jobs/crash_at`` on the controller node lists states, comma-separated;
+        each is used once, in order, so one job can take the controller down several times.
+        """
         path = db.jobs_home() / "crash_at"
         try:
-            wanted = path.read_text().strip()
+            wanted = [w for w in path.read_text().strip().split(",") if w]
         except OSError:
             return
-        if wanted == status:
-            path.unlink()
+        if wanted and wanted[0] == status:
+            rest = ",".join(wanted[1:])
+            if rest:
+                path.write_text(rest)
+            else:
+                path.unlink()
             os.kill(os.getpid(), signal.SIGKILL)
 
     def set_task(self, job_id: int, idx: int, job_status: str | None = None, **fields: Any) -> None:
