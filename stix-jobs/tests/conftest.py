@@ -18,6 +18,7 @@ FAST = {
         "poll_seconds": 0.5,
         "tick_seconds": 0.5,
         "launch_backoff_seconds": 1,
+        "log_sync_seconds": 1,
         "controller": {"idle_minutes": 5},
     }
 }

@@ -16,6 +16,21 @@ from jobs_helpers import (
 from stix_jobs import sdk
 
 
+def _text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def controller_home_path() -> Path:
+    from stix_jobs.client import controller_home
+
+    home = controller_home()
+    assert home is not None
+    return home
+
+
 def _two_attempts(marker: Path, runs: Path) -> dict:
     """A spot task: the first attempt waits to be preempted, the next one succeeds."""
     return {
@@ -36,6 +51,8 @@ def test_preempted_spot_job_recovers_once(jobs_home: Path, tmp_path: Path) -> No
     [job_id] = sdk.launch(Task.from_yaml_config(_two_attempts(marker, runs)))
     wait_status(job_id, "RUNNING")
     wait_for("the first attempt to start", marker.exists)
+    copy = controller_home_path() / "jobs" / "logs" / str(job_id) / "task-0.1.partial"
+    wait_for("a copy of the running attempt's log", lambda: "attempt" in _text(copy))
     cluster = task_row(job_id)["cluster"]
     assert preempt(cluster)
     row = wait_status(job_id, "SUCCEEDED", timeout=120)
@@ -45,8 +62,9 @@ def test_preempted_spot_job_recovers_once(jobs_home: Path, tmp_path: Path) -> No
     sdk.logs(job_id, follow=False, write=out.append)
     text = b"".join(out).decode()
     assert "second" in text
-    ids = {line.split()[1] for line in text.splitlines() if line.startswith("attempt ")}
-    assert len(ids) == 1  # SKYPILOT_TASK_ID is stable across recoveries
+    attempts = [line.split()[1] for line in text.splitlines() if line.startswith("attempt ")]
+    assert len(attempts) == 2  # the preempted attempt's log was kept too
+    assert len(set(attempts)) == 1  # SKYPILOT_TASK_ID is stable across recoveries
     wait_for("no cluster left", lambda: job_clusters() == [])
 
 

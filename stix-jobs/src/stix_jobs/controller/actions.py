@@ -243,7 +243,7 @@ def interpret(row: dict[str, Any] | None, cluster: str) -> Check:
     """Turn an agent row (or its absence) into a :class:`Check`, asking the cloud if needed."""
     status = row.get("status") if row else None
     if status is not None and status not in states.AGENT_TERMINAL:
-        return Check("running", status)
+        return Check("running", status, log_dir=row.get("log_dir") if row else None)
     if cluster_gone(cluster):
         return Check("preempted", status)
     if row is None:

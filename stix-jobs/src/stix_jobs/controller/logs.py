@@ -59,3 +59,29 @@ def write_log(job_id: int, idx: int, attempt: int, text: str | None) -> None:
             fh.write(text.encode())
         size = fh.tell()
     marker.write_text(str(size))
+
+
+def _partial(job_id: int, idx: int, attempt: int) -> Any:
+    return db.log_path(job_id, idx).with_suffix(f".{attempt}.partial")
+
+
+def write_partial(job_id: int, idx: int, attempt: int, text: str | None) -> None:
+    """Keep the latest copy of a running attempt's log, in case its node is lost."""
+    if text is None:
+        return
+    path = _partial(job_id, idx, attempt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def keep_partial(job_id: int, idx: int, attempt: int) -> None:
+    """An attempt ended without its final log (node gone): keep its last copy instead."""
+    path = _partial(job_id, idx, attempt)
+    try:
+        text = path.read_text()
+    except OSError:
+        return
+    write_log(job_id, idx, attempt, text)
+    path.unlink(missing_ok=True)

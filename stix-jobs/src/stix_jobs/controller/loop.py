@@ -20,7 +20,7 @@ from typing import Any
 
 from stix_jobs import db, states
 from stix_jobs.controller import actions
-from stix_jobs.controller.logs import attempt_names, save_log, task_ids
+from stix_jobs.controller.logs import attempt_names, keep_partial, save_log, task_ids, write_partial
 from stix_jobs.controller.settings import Settings
 
 log = logging.getLogger("stix_jobs.controller")
@@ -44,6 +44,7 @@ class Controller:
         self.stopping = False
         self.specs: dict[str, list[dict[str, Any]]] = {}
         self.tasks: dict[tuple[str, int], Any] = {}
+        self.synced: dict[tuple[int, int], float] = {}
         from stix_jobs.controller.pools import Pools
 
         self.pools = Pools(self)
@@ -338,14 +339,20 @@ class Controller:
         task = self.conn.execute(
             "SELECT * FROM tasks WHERE job_id = ? AND task_idx = ?", (job_id, idx)
         ).fetchone()
-        cluster, agent_job_id = task["cluster"], task["agent_job_id"]
-        self.spawn(
-            (job_id, idx),
-            actions.check,
-            cluster,
-            agent_job_id,
-            done=lambda r, e: self.checked(job_id, idx, r, e),
-        )
+        cluster, agent_job_id, attempt = task["cluster"], task["agent_job_id"], task["attempt"]
+        key = (job_id, idx)
+        sync = time.time() - self.synced.get(key, 0) >= self.settings.log_sync_seconds
+        if sync:
+            self.synced[key] = time.time()
+
+        def work() -> actions.Check:
+            result = actions.check(cluster, agent_job_id)
+            if sync and result.kind == "running" and result.log_dir:
+                text = actions.read_logs(cluster, [result.log_dir]).get(result.log_dir)
+                write_partial(job_id, idx, attempt, text)
+            return result
+
+        self.spawn(key, work, done=lambda r, e: self.checked(job_id, idx, r, e))
 
     def checked(
         self, job_id: int, idx: int, result: actions.Check | None, error: BaseException | None
@@ -437,6 +444,7 @@ class Controller:
         def work() -> None:
             if save:
                 save_log(task)
+            keep_partial(job_id, idx, task["attempt"])
             actions.teardown(task["cluster"])
 
         def then() -> None:

@@ -16,6 +16,7 @@ class Settings:
     :param silent_checks: failed looks in a row at an UP cluster before it counts as lost.
     :param idle_seconds: the controller exits when it has had nothing to do this long.
     :param pool_jobs_per_worker: managed jobs one pool worker runs at a time.
+    :param log_sync_seconds: how often a running attempt's log is copied to the controller.
     """
 
     poll_seconds: float = 15.0
@@ -28,6 +29,7 @@ class Settings:
     idle_seconds: float = 600.0
     autodown_minutes: float = 10.0
     pool_jobs_per_worker: int = 1
+    log_sync_seconds: float = 30.0
 
     @classmethod
     def from_config(cls, config: Any) -> Settings:
@@ -42,6 +44,7 @@ class Settings:
             "silent_checks": "jobs.silent_checks",
             "autodown_minutes": "jobs.autodown_minutes",
             "pool_jobs_per_worker": "jobs.pool_jobs_per_worker",
+            "log_sync_seconds": "jobs.log_sync_seconds",
         }
         values: dict[str, Any] = {}
         for name, key in fields.items():
