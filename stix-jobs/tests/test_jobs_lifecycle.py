@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from jobs_helpers import job_clusters, task_row, wait_for, wait_status
 from stix_jobs import sdk
 
@@ -104,3 +105,42 @@ def test_cancel_pending_and_running(jobs_home: Path, tmp_path: Path) -> None:
     assert sdk.cancel([a]) == []  # a finished job is not cancelled again
     out: list[bytes] = []
     assert sdk.logs(a, follow=False, write=out.append) == "CANCELLED"
+
+
+def test_controller_resources_come_from_config(jobs_home: Path) -> None:
+    import yaml
+    from stix.errors import StixError
+    from stix_jobs.client import controller_name, controller_task
+
+    config = yaml.safe_load((jobs_home / "config.yaml").read_text())
+    config["jobs"]["controller"]["resources"] = {"cpus": "1+", "memory": "1+"}
+    (jobs_home / "config.yaml").write_text(yaml.safe_dump(config))
+    [res] = controller_task().resources
+    assert (res.cpus, res.memory) == ("1+", "1+")
+    assert controller_name().startswith("stix-jobs-controller-")
+    config["jobs"]["controller"]["resources"] = "big"
+    (jobs_home / "config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(StixError, match=r"jobs\.controller\.resources"):
+        controller_task()
+
+
+def test_idle_controller_leaves_and_is_started_again(jobs_home: Path) -> None:
+    import yaml
+    from jobs_helpers import controller_pid
+    from stix.sdk import queue as cluster_queue
+    from stix.task import Task
+    from stix_jobs.client import controller_name
+
+    config = yaml.safe_load((jobs_home / "config.yaml").read_text())
+    config["jobs"]["controller"]["idle_minutes"] = 0.05
+    (jobs_home / "config.yaml").write_text(yaml.safe_dump(config))
+    [a] = sdk.launch(Task.from_yaml_config({"run": "true"}))
+    assert sdk.wait([a]) == {a: "SUCCEEDED"}
+    # idle for 3 s: the controller leaves, its supervising job ends, autostop may follow
+    wait_for("the controller to leave", lambda: controller_pid() is None)
+    wait_for(
+        "the controller job to end",
+        lambda: cluster_queue(controller_name())[0]["status"] == "SUCCEEDED",
+    )
+    [b] = sdk.launch(Task.from_yaml_config({"run": "true"}))
+    assert sdk.wait([b]) == {b: "SUCCEEDED"}
