@@ -17,6 +17,7 @@ from typing import Any
 from stix.errors import ClusterError, JobError, StixError
 
 DEFAULT_AUTOSTOP_MINUTES = 10.0
+_pushed: dict[str, str] = {}  # controller cluster -> digest of the config last given to it
 
 
 def controller_name() -> str:
@@ -61,6 +62,8 @@ class Controller:
     def __init__(self, record: Any) -> None:
         self.record = record
         self.handle = _handle(record)
+        # one controller cluster incarnation (a name may be reused after a down)
+        self.key = f"{record.name}:{record.launched_at}:{self.handle.cluster_name_on_cloud}"
 
     def argv(self, verb: str, *args: str) -> list[str]:
         return [self.handle.python, "-m", "stix_jobs.remote", verb, *args]
@@ -104,18 +107,25 @@ class Controller:
 
     def push_config(self) -> None:
         """Give the controller this machine's STIX config (allowed clouds, cloud settings)."""
+        import hashlib
+
         import yaml
 
         data = dict(_config().data)
         if not data:
             return
+        text = yaml.safe_dump(data)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        if _pushed.get(self.key) == digest:
+            return  # this process already gave the controller this config
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-            yaml.safe_dump(data, fh)
+            fh.write(text)
         try:
             os.chmod(fh.name, 0o600)
             self.handle.head_runner().put(Path(fh.name), "~/.stix/config.yaml")
         finally:
             os.unlink(fh.name)
+        _pushed[self.key] = digest
 
     def start_process(self) -> None:
         """Run the controller as a job on the controller cluster, restarted if it dies."""
