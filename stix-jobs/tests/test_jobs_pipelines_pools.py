@@ -96,7 +96,7 @@ def test_pool_runs_jobs_on_warm_workers_and_resizes(jobs_home: Path, cli, tmp_pa
     assert job_clusters() == []
 
 
-def test_hundreds_of_queued_jobs_list_and_cancel_in_one_call(jobs_home: Path) -> None:
+def test_hundreds_of_queued_jobs_list_and_cancel_in_one_call(jobs_home: Path, cli) -> None:
     """A tiny version of the benchmark: 200 jobs in one submission, listed and cancelled."""
     pool_yaml = "pool:\n  workers: 0\n"
     sdk.pool_apply(pool_yaml, "idle")
@@ -109,4 +109,18 @@ def test_hundreds_of_queued_jobs_list_and_cancel_in_one_call(jobs_home: Path) ->
     with controller_db() as conn:
         states = {r[0] for r in conn.execute("SELECT status FROM jobs")}
     assert states == {"CANCELLED"}
+    # the CLI: an inline command with overrides, cancelled by name, then --all
+    made = cli("jobs", "launch", "-y", "-d", "--pool", "idle", "-n", "named", "--cpus", "1",
+               "echo", "hi")  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    [row] = sdk.queue(limit=1)
+    assert (row["name"], row["status"], row["resources"]) == ("named", "PENDING", "1x [cpus=1]")
+    assert cli("jobs", "cancel", "-y", "-n", "named").exit_code == 0
+    assert sdk.queue(limit=1)[0]["status"] == "CANCELLED"
+    cli("jobs", "launch", "-y", "-d", "--pool", "idle", "echo", "again")
+    assert cli("jobs", "cancel", "-y", "--all").exit_code == 0
+    assert {r["status"] for r in sdk.queue(all=True)} == {"CANCELLED"}
+    bad = cli("jobs", "cancel", "-y")
+    assert bad.exit_code == 1 and "name the jobs to cancel" in bad.stderr
+    assert "Traceback" not in bad.stderr
     sdk.pool_down(["idle"])
