@@ -33,6 +33,7 @@ def test_launch_runs_to_success_and_keeps_logs(jobs_home: Path, cli, tmp_path: P
     task.write_text(
         "name: hello\n"
         "envs: {GREETING: hi}\n"
+        f"event_callback: echo $JOB_STATUS $TASK_NAME $JOB_ID >> {tmp_path / 'events'}\n"
         "run: |\n"
         '  echo "$GREETING id=$SKYPILOT_MANAGED_JOB_ID task=$SKYPILOT_TASK_ID"\n'
         '  echo "rank=$SKYPILOT_JOB_RANK of $SKYPILOT_NUM_JOBS"\n'
@@ -52,6 +53,20 @@ def test_launch_runs_to_success_and_keeps_logs(jobs_home: Path, cli, tmp_path: P
     assert [r["status"] for r in json.loads(listing.stdout)] == ["SUCCEEDED"]
     table = cli("jobs", "queue")
     assert "hello" in table.stdout and "SUCCEEDED" in table.stdout
+    events = tmp_path / "events"
+    wait_for("the last event callback", lambda: "SUCCEEDED" in _read(events))
+    assert _read(events).splitlines() == [
+        "STARTING hello 1",
+        "RUNNING hello 1",
+        "SUCCEEDED hello 1",
+    ]
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 def test_user_failure_is_not_retried_unless_asked(jobs_home: Path, tmp_path: Path) -> None:

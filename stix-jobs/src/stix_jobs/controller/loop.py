@@ -20,6 +20,7 @@ from typing import Any
 
 from stix_jobs import db, states
 from stix_jobs.controller import actions
+from stix_jobs.controller.faults import crash_point
 from stix_jobs.controller.logs import attempt_names, keep_partial, save_log, task_ids, write_partial
 from stix_jobs.controller.settings import Settings
 
@@ -45,9 +46,11 @@ class Controller:
         self.specs: dict[str, list[dict[str, Any]]] = {}
         self.tasks: dict[tuple[str, int], Any] = {}
         self.synced: dict[tuple[int, int], float] = {}
+        from stix_jobs.controller.events import Callbacks
         from stix_jobs.controller.pools import Pools
 
         self.pools = Pools(self)
+        self.events = Callbacks(self)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -87,30 +90,17 @@ class Controller:
         return self.specs[spec_id]
 
     def crash_point(self, status: str) -> None:
-        """Fault injection for tests: SIGKILL itself right after writing ``status``.
-
-        ``$STIX_HOME/jobs/crash_at`` on the controller node lists states, comma-separated;
-        each is used once, in order, so one job can take the controller down several times.
-        """
-        path = db.jobs_home() / "crash_at"
-        try:
-            wanted = [w for w in path.read_text().strip().split(",") if w]
-        except OSError:
-            return
-        if wanted and wanted[0] == status:
-            rest = ",".join(wanted[1:])
-            if rest:
-                path.write_text(rest)
-            else:
-                path.unlink()
-            os.kill(os.getpid(), signal.SIGKILL)
+        crash_point(status)
 
     def set_task(self, job_id: int, idx: int, job_status: str | None = None, **fields: Any) -> None:
         """Write a task's fields (``reason`` goes to the job) and the job's status in one step."""
         now = time.time()
         reason = fields.pop("reason", KEEP)
         self.conn.execute("BEGIN IMMEDIATE")
+        before = None
         try:
+            if job_status is not None:
+                before = self.job(job_id)["status"]
             if fields:
                 cols = ", ".join(f"{k} = ?" for k in fields)
                 self.conn.execute(
@@ -132,6 +122,8 @@ class Controller:
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        if job_status is not None and job_status != before:
+            self.events.fire(job_id, idx, job_status)
         self.crash_point(job_status or fields.get("status") or "")
 
     def job(self, job_id: int) -> Any:
@@ -522,6 +514,7 @@ class Controller:
             (final, now, reason, job_id),
         )
         self.conn.execute("COMMIT")
+        self.events.fire(job_id, idx, final)
         self.crash_point(final)
 
     def start_cancel(self, job_id: int, idx: int) -> None:

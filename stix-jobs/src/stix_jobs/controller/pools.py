@@ -249,6 +249,9 @@ class Pools:
                 (t["job_id"],),
             )
         self.conn.execute("COMMIT")
+        for t in tasks:
+            if ids is not None and self.c.names(self.c.job(t["job_id"]), t)[1] in ids:
+                self.c.events.fire(t["job_id"], t["task_idx"], states.RUNNING)
         self.c.crash_point(states.RUNNING)
 
     def monitor(self) -> None:
@@ -332,6 +335,7 @@ class Pools:
             (reason, t["job_id"]),
         )
         self.conn.execute("COMMIT")
+        self.c.events.fire(t["job_id"], t["task_idx"], states.RECOVERING)
         self.c.crash_point(states.RECOVERING)
 
     def worker_lost(self, worker: str) -> None:
