@@ -126,3 +126,43 @@ def test_cancel_while_starting_leaves_no_cluster(jobs_home: Path, tmp_path: Path
     assert sdk.cancel([job_id]) == [job_id]  # restarts the controller, which cleans up
     wait_status(job_id, "CANCELLED")
     assert job_clusters() == []
+
+
+def test_cancel_during_provisioning_leaves_no_cluster(jobs_home: Path, tmp_path: Path) -> None:
+    """A cancel that arrives while the launch is in flight is acted on when it returns.
+
+    The test holds the job cluster's lock on the controller node (as a concurrent
+    ``stix`` command there would), so the controller's launch waits inside provisioning.
+    """
+    import fcntl
+    import os
+
+    from stix.task import Task
+    from stix_jobs.client import ensure
+
+    ensure().ensure_running()
+    locks = controller_home_path() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    fd = os.open(locks / "held-1.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        [job_id] = sdk.launch(Task.from_yaml_config({"name": "held", "run": "sleep 300"}))
+        assert job_id == 1
+        wait_for("the launch to start", lambda: task_row(job_id)["status"] == "STARTING")
+        assert sdk.cancel([job_id]) == [job_id]
+        time_to_look = wait_for("the cancel to be recorded", lambda: _cancel_requested(job_id))
+        assert time_to_look and task_row(job_id)["status"] == "STARTING"  # launch in flight
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    wait_status(job_id, "CANCELLED")
+    wait_for("no cluster left", lambda: job_clusters() == [])
+    assert not list((controller_home_path() / "local").glob("held-1-*"))
+
+
+def _cancel_requested(job_id: int) -> bool:
+    from jobs_helpers import controller_db
+
+    with controller_db() as conn:
+        row = conn.execute("SELECT cancel_requested FROM jobs WHERE job_id = ?", (job_id,))
+        return bool(row.fetchone()[0])
