@@ -124,3 +124,25 @@ def test_hundreds_of_queued_jobs_list_and_cancel_in_one_call(jobs_home: Path, cl
     assert bad.exit_code == 1 and "name the jobs to cancel" in bad.stderr
     assert "Traceback" not in bad.stderr
     sdk.pool_down(["idle"])
+
+
+def test_pool_job_survives_controller_kills(jobs_home: Path, tmp_path: Path) -> None:
+    """kill -9 right after a pool job is handed to a worker and after it runs: it runs once."""
+    from jobs_helpers import controller_pid, crash_at
+
+    sdk.pool_apply("pool:\n  workers: 1\n", "one")
+    wait_for("a ready worker", lambda: [w["status"] for w in _workers("one")] == ["READY"])
+    pids = {controller_pid()}
+    crash_at("STARTING,RUNNING")
+    runs = tmp_path / "runs"
+    [job_id] = sdk.launch(f"run: echo x >> {runs}\n", pool="one")
+
+    def restarts() -> int:
+        pids.add(controller_pid())
+        return len(pids - {None}) - 1
+
+    wait_for("two controller restarts", lambda: restarts() >= 2)
+    assert wait_status(job_id, "SUCCEEDED")["worker"] == "one-1"
+    assert runs.read_text().count("x") == 1
+    sdk.pool_down(["one"])
+    wait_for("the pool to go", lambda: sdk.pool_status() == [])
