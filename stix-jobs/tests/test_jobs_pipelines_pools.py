@@ -146,3 +146,23 @@ def test_pool_job_survives_controller_kills(jobs_home: Path, tmp_path: Path) -> 
     assert runs.read_text().count("x") == 1
     sdk.pool_down(["one"])
     wait_for("the pool to go", lambda: sdk.pool_status() == [])
+
+
+def test_pool_scales_with_its_queue(jobs_home: Path, tmp_path: Path) -> None:
+    pool_yaml = (
+        "pool:\n  min_workers: 0\n  max_workers: 2\n  queue_length_threshold: 1\n"
+        "  upscale_delay_seconds: 0\n  downscale_delay_seconds: 1\n"
+    )
+    assert sdk.pool_apply(pool_yaml, "auto")["workers"] == 0
+    gate = tmp_path / "gate"
+    ids = sdk.launch(f"run: while [ ! -f {gate} ]; do sleep 0.2; done\n", pool="auto", num_jobs=3)
+    wait_for("two workers", lambda: len(_workers("auto")) == 2)
+    wait_for(
+        "two jobs running",
+        lambda: sum(r["status"] == "RUNNING" for r in sdk.queue(job_ids=ids)) == 2,
+    )
+    gate.touch()
+    assert set(sdk.wait(ids, timeout=120).values()) == {"SUCCEEDED"}
+    wait_for("the pool to shrink to none", lambda: _workers("auto") == [])
+    assert job_clusters() == []
+    sdk.pool_down(["auto"])

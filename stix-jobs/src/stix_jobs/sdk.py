@@ -232,7 +232,10 @@ def pool_apply(task: Any, pool: str, *, workers: int | None = None) -> dict[str,
     spec = dag.tasks[0]
     count = workers
     if count is None and spec.pool is not None:
-        count = spec.pool.workers if spec.pool.workers is not None else spec.pool.min_workers
+        if spec.pool.workers is not None:
+            count = spec.pool.workers
+        elif spec.pool.max_workers is not None:
+            count = spec.pool.min_workers or 0  # the controller scales from there
     if count is None:
         raise StixError("pool.workers: give the number of workers (or --workers N)")
     if spec.run:

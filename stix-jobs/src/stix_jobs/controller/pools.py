@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from stix_jobs.controller.loop import Controller
 
 W_DRAINING = "DRAINING"
+UPSCALE_DELAY_S = 300.0
+DOWNSCALE_DELAY_S = 1200.0
 BUSY = "('STARTING', 'RUNNING', 'CANCELLING')"
 
 
@@ -27,6 +29,7 @@ class Pools:
 
     def __init__(self, controller: Controller) -> None:
         self.c = controller
+        self.wanted: dict[str, tuple[bool, float]] = {}  # pool -> (scaling up?, since when)
 
     @property
     def conn(self) -> Any:
@@ -61,7 +64,7 @@ class Pools:
         now = time.time()
         for pool in self.conn.execute("SELECT * FROM pools").fetchall():
             name = pool["name"]
-            target = pool["workers"] if pool["status"] == "READY" else 0
+            target = self.autoscale(pool, now) if pool["status"] == "READY" else 0
             workers = self.conn.execute(
                 "SELECT * FROM workers WHERE pool = ? ORDER BY worker_id", (name,)
             ).fetchall()
@@ -87,6 +90,46 @@ class Pools:
                     self.set_worker(name, w["worker_id"], status=status)
             for w in self.conn.execute("SELECT * FROM workers WHERE pool = ?", (name,)).fetchall():
                 self.worker_work(w, busy, now)
+
+    def autoscale(self, pool: Any, now: float) -> int:
+        """The pool's size: fixed ``workers``, or queue-length scaling in [min, max].
+
+        More queued jobs than ``queue_length_threshold`` adds a worker once that has held
+        for ``upscale_delay_seconds``; fewer removes one (an empty queue goes straight to
+        ``min_workers``) once that has held for ``downscale_delay_seconds``.
+        """
+        spec = self.c.parsed(pool["spec_id"], 0).pool
+        current = int(pool["workers"])
+        if spec is None or spec.max_workers is None:
+            return current
+        low, high = spec.min_workers or 0, spec.max_workers
+        pending = self.conn.execute(
+            "SELECT COUNT(*) FROM tasks t JOIN jobs j ON j.job_id = t.job_id AND "
+            "t.task_idx = j.current_task WHERE j.pool = ? AND t.status = 'PENDING'",
+            (pool["name"],),
+        ).fetchone()[0]
+        threshold = spec.queue_length_threshold if spec.queue_length_threshold is not None else 1
+        if pending > threshold:
+            want, delay = current + 1, spec.upscale_delay_seconds
+        elif pending == 0:
+            want, delay = low, spec.downscale_delay_seconds
+        elif pending < threshold:
+            want, delay = current - 1, spec.downscale_delay_seconds
+        else:
+            want, delay = current, 0
+        want = max(low, min(high, want))
+        if want == current:
+            self.wanted.pop(pool["name"], None)
+            return current
+        since = self.wanted.setdefault(pool["name"], (want > current, now))
+        if since[0] != (want > current):
+            self.wanted[pool["name"]] = since = (want > current, now)
+        default = UPSCALE_DELAY_S if want > current else DOWNSCALE_DELAY_S
+        if now - since[1] < (delay if delay is not None else default):
+            return current
+        self.wanted.pop(pool["name"], None)
+        self.conn.execute("UPDATE pools SET workers = ? WHERE name = ?", (want, pool["name"]))
+        return want
 
     def worker_work(self, w: Any, busy: dict[str, int], now: float) -> None:
         key = ("worker", w["cluster"])
