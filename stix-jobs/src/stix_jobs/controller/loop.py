@@ -480,29 +480,29 @@ class Controller:
         """A task ended: start the pipeline's next task, or end the job."""
         job = self.job(job_id)
         if final == states.SUCCEEDED and idx + 1 < job["num_tasks"]:
-            now = time.time()
             self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute(
-                "UPDATE tasks SET status = ?, phase = NULL, ended_at = ? WHERE job_id = ? "
-                "AND task_idx = ?",
-                (final, now, job_id, idx),
-            )
+            self.close_task(job_id, idx, final)
             self.conn.execute(
                 "UPDATE jobs SET current_task = ?, status = 'STARTING' WHERE job_id = ?",
                 (idx + 1, job_id),
             )
             self.conn.execute("COMMIT")
+            self.events.fire(job_id, idx + 1, states.STARTING)
             return
         self.end_job(job_id, idx, final, None if final == states.SUCCEEDED else job["reason"])
+
+    def close_task(self, job_id: int, idx: int, final: str) -> None:
+        """Mark one task ended (inside the caller's transaction)."""
+        self.conn.execute(
+            "UPDATE tasks SET status = ?, phase = NULL, ended_at = ? WHERE job_id = ? "
+            "AND task_idx = ?",
+            (final, time.time(), job_id, idx),
+        )
 
     def end_job(self, job_id: int, idx: int, final: str, reason: str | None) -> None:
         now = time.time()
         self.conn.execute("BEGIN IMMEDIATE")
-        self.conn.execute(
-            "UPDATE tasks SET status = ?, phase = NULL, ended_at = ? WHERE job_id = ? "
-            "AND task_idx = ?",
-            (final, now, job_id, idx),
-        )
+        self.close_task(job_id, idx, final)
         # A pipeline that stops here never runs its later tasks.
         later = states.CANCELLED if final == states.CANCELLED else states.FAILED
         self.conn.execute(
