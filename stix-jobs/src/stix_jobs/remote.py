@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import functools
 import json
 import os
 import signal
@@ -299,6 +300,7 @@ VERBS = {
 }
 
 
+@functools.lru_cache(maxsize=1)
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stix_jobs.remote")
     sub = p.add_subparsers(dest="verb", required=True)
