@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,8 +78,9 @@ class Controller:
         if self.record.cloud == "local":
             from stix_jobs import db, remote
 
-            with db.use_home(Path(self.handle.runners[0]["home"]) / ".stix"):
-                local = remote.dispatch([verb, *args], request)
+            home = Path(self.handle.runners[0]["home"]) / ".stix"
+            with db.use_home(home):
+                local = remote.dispatch([verb, *args], request, conn=_local_conn(home))
             if isinstance(local, dict) and "error" in local:
                 raise JobError(local["error"])
             return local
@@ -142,6 +144,26 @@ class Controller:
     def ensure_running(self) -> None:
         if not self.call("ping")["alive"]:
             self.start_process()
+
+
+_conns = threading.local()
+
+
+def _local_conn(home: Path) -> Any:
+    """This thread's open connection to a local controller's database (opened once)."""
+    from stix_jobs import db
+
+    cache: dict[Path, tuple[Any, int]] = getattr(_conns, "by_home", None) or {}
+    _conns.by_home = cache
+    try:  # a controller cluster removed and made again has a new database file
+        inode = (home / "jobs" / "jobs.db").stat().st_ino
+    except OSError:
+        inode = -1
+    if home not in cache or cache[home][1] != inode:
+        with db.use_home(home):
+            conn = db.connect()
+        cache[home] = (conn, (home / "jobs" / "jobs.db").stat().st_ino)
+    return cache[home][0]
 
 
 def existing() -> Controller | None:

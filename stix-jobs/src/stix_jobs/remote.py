@@ -329,14 +329,22 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def dispatch(argv: list[str], request: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """Run one verb against this controller's database; the JSON-able reply."""
+def dispatch(
+    argv: list[str], request: dict[str, Any] | None = None, conn: Any = None
+) -> dict[str, Any] | None:
+    """Run one verb against this controller's database; the JSON-able reply.
+
+    :param conn: an open connection to reuse (a client making many calls); else one is
+        opened and closed here.
+    """
     args = parser().parse_args(argv)
-    conn = db.connect()
+    own = conn is None
+    conn = db.connect() if own else conn
     try:
         return VERBS[args.verb](conn, args, request or {})
     finally:
-        conn.close()
+        if own:
+            conn.close()
 
 
 def main(argv: list[str] | None = None) -> int:
