@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -192,6 +193,7 @@ def main() -> None:
         dedicated_part(sdk, args, out)
     finally:
         cleanup()
+        shutil.rmtree(home, ignore_errors=True)
     if args.json:
         print(json.dumps(out, indent=2))
         return
