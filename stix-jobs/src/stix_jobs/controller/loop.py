@@ -468,6 +468,7 @@ class Controller:
 
         def work() -> None:
             save_log(task)
+            keep_partial(job_id, idx, task["attempt"])  # when the cluster could not answer
             actions.teardown(task["cluster"])
 
         self.then_or_retry(job_id, idx, work, lambda: self.advance(job_id, idx, final))
@@ -527,6 +528,7 @@ class Controller:
                 cluster = task["worker"] or task["cluster"]
                 actions.cancel_agent_job(cluster, task["agent_job_id"])
                 save_log(task)
+                keep_partial(job_id, idx, task["attempt"])
             if task["cluster"] and not task["worker"]:
                 actions.teardown(task["cluster"])
 
