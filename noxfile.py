@@ -32,6 +32,9 @@ def install_distributions(session: nox.Session) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Unit, integration, meta and end-to-end tests of every distribution."""
+    # Compile at install time: with PYTHONDONTWRITEBYTECODE set (as on CI machines) the cloud
+    # SDKs (google-cloud-compute, azure-mgmt-*) would otherwise be compiled again on every import.
+    session.env["UV_COMPILE_BYTECODE"] = "1"
     install_distributions(session)
     session.install(*TEST_TOOLS)
     session.run("pytest", *(session.posargs or ["-n", "2", "--dist", "loadfile"]))

@@ -2,9 +2,11 @@
 
 Each launch = allocate hosts from the pool, ship and start the agent, sync the workdir,
 run ``setup: echo ok`` and a job on every node, stream its log; then ``stix down``.
-Needs root (the node harness in tests/harness makes network namespaces and users).
+Needs root (the node harness in tests/harness makes network namespaces and users) and
+Debian's openssh-server, openssh-client and rsync. ``stix`` is run through the interpreter
+that runs this script (``python -m stix``), so use the Python that has STIX installed.
 
-    sudo python benchmarks/ssh_multinode.py [--repeat 3]
+    sudo .venv/bin/python benchmarks/ssh_multinode.py [--repeat 3]
 """
 
 from __future__ import annotations
@@ -23,7 +25,21 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from harness.sshnodes import SshNodes  # noqa: E402
+from harness.sshnodes import HarnessUnavailable, SshNodes  # noqa: E402
+
+# The stix of this interpreter, not whichever one PATH finds first.
+STIX = [sys.executable, "-m", "stix"]
+INSTALL = "apt-get install openssh-server openssh-client rsync"
+
+
+def start_nodes(count: int) -> SshNodes:
+    """Start ``count`` harness nodes, or exit with one line saying what is missing."""
+    try:
+        return SshNodes(count).start()
+    except HarnessUnavailable as exc:
+        sys.exit(f"ssh_multinode: {exc}; needs root and: {INSTALL}")
+    except FileNotFoundError as exc:  # ssh-keygen, ip or useradd absent
+        sys.exit(f"ssh_multinode: {exc.filename or exc} not found; install: {INSTALL}")
 
 
 def main() -> None:
@@ -37,7 +53,8 @@ def main() -> None:
     (root / ".stix").mkdir()
     (root / "wd").mkdir()
     (root / "wd" / "data.txt").write_text("x" * 1000)
-    with SshNodes(max(sizes)) as harness:
+    harness = start_nodes(max(sizes))
+    try:
         hosts = [{"ip": n.ip, "port": n.port, "user": n.user} for n in harness.nodes]
         pools = {"bench": {"identity_file": str(harness.key), "hosts": hosts}}
         (root / ".stix" / "ssh_node_pools.yaml").write_text(yaml.safe_dump(pools))
@@ -60,7 +77,7 @@ def main() -> None:
                 name = f"b{size}-{i}"
                 start = time.perf_counter()
                 proc = subprocess.run(
-                    ["stix", "launch", "-y", "--infra", "ssh/bench", "-c", name, str(tasks[size])],
+                    [*STIX, "launch", "-y", "--infra", "ssh/bench", "-c", name, str(tasks[size])],
                     env=env,
                     capture_output=True,
                     text=True,
@@ -70,7 +87,7 @@ def main() -> None:
                     sys.exit(f"launch of {size} nodes failed:\n{proc.stdout}\n{proc.stderr}")
                 times[size].append(took)
                 subprocess.run(
-                    ["stix", "down", "-y", name], env=env, check=True, capture_output=True
+                    [*STIX, "down", "-y", name], env=env, check=True, capture_output=True
                 )
         rows = [(size, statistics.median(times[size]), min(times[size])) for size in sizes]
         base = rows[0][1]
@@ -78,6 +95,8 @@ def main() -> None:
         print("| --- | --- | --- | --- |")
         for size, median, best in rows:
             print(f"| {size} | {median:.2f} | {best:.2f} | {median / base:.2f}x |")
+    finally:
+        harness.teardown()
 
 
 if __name__ == "__main__":

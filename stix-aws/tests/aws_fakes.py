@@ -141,12 +141,23 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 self.end_headers()
                 self.wfile.write(payload)
                 return
+        early = proxy.before(form, dict(self.headers))
+        if early is not None:
+            status, payload = early
+            self.send_response(status)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
         upstream = urllib.parse.urlparse(proxy.upstream)
         conn = HTTPConnection(upstream.hostname, upstream.port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
         conn.request(self.command, self.path, body=body, headers=headers)
         reply = conn.getresponse()
         data = reply.read()
+        if reply.status < 300:
+            data = proxy.after(form, dict(self.headers), data)
         self.send_response(reply.status)
         for key, value in reply.getheaders():
             if key.lower() not in (
@@ -176,6 +187,16 @@ class FakeCapacityProxy(_Server):
         self.fail = dict(fail)
         self.launches: list[str] = []
         super().__init__(_ProxyHandler)
+
+    def before(
+        self, form: dict[str, list[str]], headers: dict[str, str]
+    ) -> tuple[int, bytes] | None:
+        """An answer of its own for this request (status, XML body), or ``None`` to forward it."""
+        return None
+
+    def after(self, form: dict[str, list[str]], headers: dict[str, str], data: bytes) -> bytes:
+        """moto's successful reply as the client should see it (unchanged here)."""
+        return data
 
 
 def price_item(instance_type: str, region: str, usd: float) -> str:

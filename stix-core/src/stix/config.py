@@ -59,18 +59,18 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
+    from stix.inputs import InputRefused, read_text
+    from stix.task.yamlio import YamlSyntaxError, read_one
 
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from exc
+        text = read_text(path)
+    except InputRefused as exc:
+        raise ConfigError(f"{path}: config file {exc.reason}") from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+        data = read_one(text)
+    except YamlSyntaxError as exc:
+        where = f"{path}:{exc.line}" if exc.line is not None else str(path)
+        raise ConfigError(f"{where}: {exc.message}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -80,12 +80,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def parse_override(text: str) -> dict[str, Any]:
     """Turn ``a.b.c=value`` into ``{"a": {"b": {"c": value}}}`` (value parsed as YAML)."""
-    import yaml
+    from stix.task.yamlio import YamlSyntaxError, read_one
 
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--config {text!r}: expected KEY=VALUE or a file path")
-    value = yaml.safe_load(raw) if raw else None
+    try:
+        value = read_one(raw) if raw else None
+    except YamlSyntaxError as exc:
+        raise ConfigError(f"--config {key.strip()}: {exc.message}") from None
     result: dict[str, Any] = {}
     node = result
     parts = key.strip().split(".")
@@ -118,29 +121,106 @@ class Config:
         return Config(deep_merge(self.data, override), (*self.sources, source))
 
 
+# ``--config`` values of the running command, applied by every ``load_config``.
+_cli_overrides: tuple[str, ...] = ()
+
+
+def use_cli_overrides(items: Iterable[str]) -> None:
+    """Lay ``--config`` values over every later ``load_config`` of this process.
+
+    Each value is read and checked now, so a bad one fails before anything runs.
+
+    :raises stix.errors.ConfigError: a value is neither ``KEY=VALUE`` nor a readable file.
+    """
+    global _cli_overrides
+    items = tuple(items)
+    for item in items:
+        _override_layer(item)
+    _cli_overrides = items
+
+
+def _override_layer(item: str) -> dict[str, Any]:
+    if "=" not in item and Path(item).expanduser().exists():
+        return _read_yaml(Path(item).expanduser())
+    return parse_override(item)
+
+
+def _finite_number(value: Any, minimum: float) -> bool:
+    import math
+
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= minimum
+    )
+
+
+# Numeric keys STIX itself reads: dotted key -> (smallest value, what the value must be).
+_NUMBERS = {
+    "local.preempt_after_seconds": (0.0, "a number of seconds >= 0"),
+    "local.max_nodes": (1.0, "an integer >= 1"),
+    "catalog.stale_hours": (0.0, "a number of hours >= 0"),
+}
+
+
+def check_layer(data: Mapping[str, Any], source: str) -> None:
+    """Check the values STIX reads from one config layer; name the key and the layer.
+
+    :raises stix.errors.ConfigError: a value has the wrong type or range.
+    """
+    from stix.task.values import brief
+
+    layer = Config(dict(data))
+    allowed = layer.get("allowed_clouds")
+    if allowed is not None:
+        if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
+            raise ConfigError(
+                f"{source}: allowed_clouds: must be a list of cloud names, got {brief(allowed)}"
+            )
+        from stix.task.clouds import check_cloud
+        from stix.task.problems import Invalid
+
+        for name in allowed:
+            try:
+                check_cloud(name.strip().lower(), storage=True)
+            except Invalid as exc:
+                raise ConfigError(f"{source}: allowed_clouds: {exc.message}", exc.hint) from None
+    for key, (minimum, what) in _NUMBERS.items():
+        value = layer.get(key)
+        if value is None:
+            continue
+        whole = key == "local.max_nodes"
+        if not _finite_number(value, minimum) or (whole and not isinstance(value, int)):
+            raise ConfigError(f"{source}: {key}: must be {what}, got {brief(value)}")
+
+
 def load_config(
     overrides: Iterable[str] = (), task_config: Mapping[str, Any] | None = None
 ) -> Config:
     """Read and merge every layer.
 
-    :param overrides: ``--config`` values: ``key=value`` strings or file paths.
+    :param overrides: ``--config`` values: ``key=value`` strings or file paths (after
+        those given to :func:`use_cli_overrides`).
     :param task_config: a task's ``config:`` block.
-    :raises stix.errors.ConfigError: a file is unreadable or not a mapping.
+    :raises stix.errors.ConfigError: a file is unreadable or not a mapping, or a value
+        STIX reads is out of range.
     """
-    config = Config()
+    layers: list[tuple[dict[str, Any] | Mapping[str, Any], str]] = []
     user = user_config_path()
-    if user.is_file():
-        config = config.merged(_read_yaml(user), str(user))
+    if user.exists():  # a FIFO or device there is refused by the reader, not skipped
+        layers.append((_read_yaml(user), str(user)))
     project = project_config_path()
-    if project is not None and project.is_file():
-        config = config.merged(_read_yaml(project), str(project))
+    if project is not None and project.exists():
+        layers.append((_read_yaml(project), str(project)))
     if task_config:
-        config = config.merged(task_config, "task config")
-    for item in overrides:
-        if "=" not in item and Path(item).expanduser().is_file():
-            config = config.merged(_read_yaml(Path(item).expanduser()), item)
-        else:
-            config = config.merged(parse_override(item), f"--config {item}")
+        layers.append((task_config, "task config"))
+    for item in (*_cli_overrides, *overrides):
+        layers.append((_override_layer(item), f"--config {item}"))
+    config = Config()
+    for data, source in layers:
+        check_layer(data, source)
+        config = config.merged(data, source)
     return config
 
 
@@ -151,5 +231,6 @@ __all__ = [
     "parse_override",
     "project_config_path",
     "stix_home",
+    "use_cli_overrides",
     "user_config_path",
 ]

@@ -83,7 +83,9 @@ class ResourcesUnavailableError(StixError):
 class ProvisionError(StixError):
     """Provisioning failed; ``scope`` tells failover what to block.
 
-    :param scope: one of ``zone``, ``region``, ``cloud`` or ``abort``.
+    :param scope: one of ``zone``, ``region``, ``cloud`` or ``abort``; or
+        ``instance_type``: only this instance type at this place is out (clouds whose
+        stock is per GPU type, such as RunPod or Vast), so other types there are tried.
     """
 
     scope = "zone"
@@ -120,6 +122,17 @@ class JobError(StixError):
     """A job id is unknown or the job is in the wrong state."""
 
 
+class StateError(StixError):
+    """A file STIX keeps its state in is damaged; the message names the file.
+
+    :param path: the damaged file (never overwritten; the hint names the recovery).
+    """
+
+    def __init__(self, message: str, hint: str | None = None, path: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.path = path
+
+
 __all__ = [
     "CatalogError",
     "ClusterError",
@@ -131,6 +144,7 @@ __all__ = [
     "ProvisionError",
     "QuotaError",
     "ResourcesUnavailableError",
+    "StateError",
     "StixError",
     "TaskError",
 ]

@@ -91,6 +91,19 @@ class Cloud(abc.ABC):
         """
         return []
 
+    def gpu_availability(self, region: str | None) -> list[dict[str, Any]] | None:
+        """GPUs free now, for ``stix gpus list --infra <cloud>`` on a live cloud.
+
+        Called only when ``uses_catalog`` is False.
+
+        :param region: only this region (a kube context, a pool), or every one.
+        :returns: one row per GPU type and region: ``{"accelerator": str, "free": int,
+            "total": int, "max_per_node": int, "nodes": int, "region": str,
+            "autoscaling": bool}``; or ``None`` when the cloud cannot tell (the
+            catalogs answer instead).
+        """
+        return None
+
     def egress_cost(self, gigabytes: float) -> float:
         """Dollars to move ``gigabytes`` out of this cloud (for DAG planning).
 
@@ -282,6 +295,31 @@ class Provisioner(abc.ABC):
         nodes. Clouds whose nodes are not reached over SSH (``local``, pods)
         return their own :class:`stix.runner.base.Runner` objects; VM clouds keep
         the default and get SSH runners built from ``info``.
+        """
+        return None
+
+    def runner_from_spec(self, spec: dict[str, Any]) -> Any | None:
+        """Rebuild one of this cloud's own runners from its saved ``to_spec()`` dict.
+
+        Called by :func:`stix.runner.base.runner_from_spec` when ``spec["kind"]`` is not a
+        core kind (``local``, ``ssh``): that kind is the cloud's name. Only provisioners
+        whose :meth:`get_command_runners` returns runners of their own need it.
+
+        :returns: the runner, or ``None`` when ``spec`` is not one of this cloud's.
+        """
+        return None
+
+    def list_clusters(self) -> list[dict[str, Any]] | None:
+        """Every cluster this cloud holds for STIX, or ``None`` when it cannot list them.
+
+        Called by ``stix state recover`` to rebuild the cluster list after the state
+        database was lost or damaged. A cloud finds its clusters by the tags or labels
+        :meth:`run_instances` put on the nodes (``local`` reads its sandboxes, ``ssh``
+        its pool allocations). Optional: the default returns ``None``.
+
+        :returns: one ``{"cluster_name": ..., "cluster_name_on_cloud": ...,
+            "region": ...}`` per cluster (``cluster_name`` is the user's name, or
+            ``None`` when only the head's agent knows it).
         """
         return None
 

@@ -256,7 +256,9 @@ class Registry:
 
         :raises stix.errors.StixError: no installed plugin provides it.
         """
-        cls = self._get("clouds", name.lower())
+        from stix.task.values import normalise_cloud
+
+        cls = self._get("clouds", normalise_cloud(name) or name.lower())
         if cls is None:
             raise StixError(
                 f"unknown cloud {name!r}; installed: {', '.join(sorted(self._collect('clouds')))}",

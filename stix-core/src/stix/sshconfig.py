@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from stix.runner.ssh import SshRunner
@@ -85,7 +85,7 @@ def host_block(alias: str, runner: SshRunner) -> str:
     return "\n".join(lines) + "\n"
 
 
-def add_cluster(name: str, runners: Sequence[SshRunner]) -> Path | None:
+def add_cluster(name: str, runners: Sequence[Any]) -> Path | None:
     """Write the cluster's config file (head, then workers) and make sure it is included.
 
     :returns: the file written, or None when ``name`` cannot be an ssh host alias.
@@ -96,7 +96,12 @@ def add_cluster(name: str, runners: Sequence[SshRunner]) -> Path | None:
 
     aliases = node_names(name, len(runners))
     body = [f"# Written by stix for cluster {name}; removed by `stix down {name}`.\n"]
-    body += [host_block(alias, runner) for alias, runner in zip(aliases, runners, strict=True)]
+    body += [
+        runner.ssh_host_block(alias)
+        if hasattr(runner, "ssh_host_block")
+        else host_block(alias, runner)
+        for alias, runner in zip(aliases, runners, strict=True)
+    ]
     path = cluster_file(name)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
@@ -113,16 +118,19 @@ def remove_cluster(name: str) -> None:
 
 
 def add_for_runners(name: str, runners: Sequence[object]) -> Path | None:
-    """Write the cluster's entries when every node is reached over SSH (else do nothing).
+    """Write the cluster's entries when every node can be logged into (else do nothing).
 
-    Called by the core after each (re)start of a cluster, whichever cloud made it.
+    Called by the core after each (re)start of a cluster, whichever cloud made it. A node
+    can be logged into when its runner is an ``SshRunner``, or when the runner has an
+    ``ssh_host_block(alias) -> str`` method returning its own ``Host`` entry (for
+    example one whose ``ProxyCommand`` tunnels through a pod's exec API).
     """
     from stix.runner.ssh import SshRunner
 
-    ssh = [r for r in runners if isinstance(r, SshRunner)]
-    if not ssh or len(ssh) != len(runners):
+    ok = [r for r in runners if isinstance(r, SshRunner) or hasattr(r, "ssh_host_block")]
+    if not ok or len(ok) != len(runners):
         return None
-    return add_cluster(name, ssh)
+    return add_cluster(name, ok)
 
 
 def forget_cluster(name: str, cluster_name_on_cloud: str | None = None) -> None:

@@ -95,7 +95,7 @@ def test_gpus_list(cli: Any, registry: Any, small_home: Path) -> None:
     assert quantities["A100"] == [1, 8]
     typo = cli("gpus", "list", "--infra", "alpah")
     assert typo.exit_code == 1
-    assert "no catalog for cloud 'alpah'" in typo.stderr and "did you mean alpha" in typo.stderr
+    assert "unknown cloud 'alpah'" in typo.stderr and "did you mean alpha" in typo.stderr
     region = cli("gpus", "list", "A100", "--infra", "alpha/r3")
     assert "alpha has no region 'r3'" in region.stderr and "r1, r2" in region.stderr
 

@@ -105,7 +105,7 @@ def test_missing_yaml_is_an_error_not_a_command(cli: Any, registry: Any, small_h
     assert result.exit_code == 1 and "nope.yaml: file not found" in result.stderr
 
 
-def test_apply_overrides_clears_candidate_fields() -> None:
+def test_apply_overrides_clears_candidate_fields(registry: object) -> None:
     task = Task.from_yaml_config(
         {
             "resources": {

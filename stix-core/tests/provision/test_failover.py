@@ -161,3 +161,18 @@ def test_retry_until_up_repeats_rounds(fake):
     with pytest.raises(ResourcesUnavailableError, match="full"):
         _provision(retry_until_up=True, max_rounds=2)
     assert len(fake.attempts) == 6
+
+
+def test_instance_type_scope_blocks_only_that_type_there():
+    from types import SimpleNamespace
+
+    from stix.optimizer import Blocked
+
+    gone = SimpleNamespace(cloud="gpu", region="r1", zone=None, instance_type="1x_a")
+    blocked = Blocked.from_candidate(gone, "instance_type")  # type: ignore[arg-type]
+    assert blocked.matches("gpu", "r1", None, "1x_a")
+    assert not blocked.matches("gpu", "r1", None, "1x_b")  # another type in the same region
+    assert not blocked.matches("gpu", "r2", None, "1x_a")
+    assert Blocked.from_candidate(gone, "zone").matches(
+        "gpu", "r1", None, "1x_b"
+    )  # zone-less: region

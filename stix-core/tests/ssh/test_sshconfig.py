@@ -61,3 +61,22 @@ def test_unsafe_alias_is_not_written(home: Path) -> None:
 
     assert sshconfig.add_cluster("bad name", _runners(1)) is None
     assert not (home / ".ssh" / "config").exists()
+
+
+def test_runners_with_their_own_host_block_get_entries(home: Path) -> None:
+    """A runner that is not SSH (a pod) may still be logged into through its own entry."""
+    from stix.sshconfig import add_for_runners, cluster_file
+
+    class PodRunner:
+        def __init__(self, pod: str) -> None:
+            self.pod = pod
+
+        def ssh_host_block(self, alias: str) -> str:
+            return f"Host {alias}\n  ProxyCommand tunnel {self.pod}\n"
+
+    path = add_for_runners("pc", [PodRunner("pc-0"), PodRunner("pc-1")])
+    assert path == cluster_file("pc")
+    text = path.read_text()
+    assert "Host pc\n  ProxyCommand tunnel pc-0" in text
+    assert "Host pc-worker1\n  ProxyCommand tunnel pc-1" in text
+    assert add_for_runners("other", [PodRunner("x"), object()]) is None

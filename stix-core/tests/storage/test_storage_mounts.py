@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import stix
 from fake_store import FakeDirStore, FakePlugin
 from stix.errors import StixError
+from stix.hookspecs import hookimpl
 from stix.storage import mounts
 from stix.storage.state import StorageTable
 from stix.task import load_task
@@ -231,3 +232,25 @@ def test_storage_cli_ls_and_delete(home: Path, fake_store: Path, cli: Any, tmp_p
 def test_messages_never_show_url_signatures() -> None:
     text = "curl failed https://b.s3.amazonaws.com/k?X-Amz-Signature=abc&X-Amz-Credential=AKIA1"
     assert mounts.clean(text) == "curl failed https://b.s3.amazonaws.com/k?<redacted>"
+
+
+def test_azure_blob_urls_go_to_the_store_named_azure(core_registry: Any) -> None:
+    """``https://<account>.blob.core.windows.net/...`` has no scheme of its own: the name decides."""
+    from stix.storage import stores
+
+    class AzureLike(FakeDirStore):
+        name: ClassVar[str] = "azure"
+        url_schemes: ClassVar[tuple[str, ...]] = ("az://",)
+
+    url = "https://acct.blob.core.windows.net/box/data"
+    err = _error({"run": "true", "file_mounts": {"/d": url}})
+    assert err.message == "file_mounts./d: no installed plugin provides store 'azure'"
+
+    class Plugin:
+        @hookimpl
+        def register_stores(self, register: Any) -> None:
+            register(AzureLike)
+
+    core_registry.register(Plugin(), "azure-like-test")
+    assert isinstance(stores.store_for_url(url, "file_mounts./d"), AzureLike)
+    assert isinstance(stores.store_for_url("az://box", "file_mounts./d"), AzureLike)

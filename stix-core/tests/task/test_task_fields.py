@@ -329,3 +329,18 @@ def test_workdir_destination_is_reserved():
     exc = error("workdir: .\nfile_mounts:\n  ~/sky_workdir: ./x\n")
     assert (exc.path, exc.line) == ("file_mounts.~/sky_workdir", 3)
     assert task("file_mounts:\n  ~/sky_workdir: ./x\n").file_mounts == {"~/sky_workdir": "./x"}
+
+
+def test_service_may_mix_spot_and_on_demand_candidates():
+    # SkyPilot loads such services (spot first, on-demand as a fallback); serving decides.
+    t = task(
+        "resources:\n  any_of:\n    - {use_spot: true}\n    - {use_spot: false}\n"
+        "service:\n  replicas: 2\n"
+    )
+    assert {bool(r.use_spot) for r in t.resources} == {True, False}
+    assert t.service is not None and t.service.replica_policy.min_replicas == 2
+    fallback = task(
+        "resources:\n  any_of:\n    - {use_spot: true}\n    - {use_spot: false}\n"
+        "service:\n  replica_policy:\n    min_replicas: 1\n    base_ondemand_fallback_replicas: 1\n"
+    )
+    assert fallback.service is not None

@@ -246,3 +246,13 @@ def test_resource_errors_name_path_and_line(text, path, line, words):
 def test_first_error_in_file_order_is_reported():
     exc = error("resources:\n  memory: lots\n  cpus: many\n")
     assert exc.path == "resources.memory" and exc.line == 2
+
+
+def test_docker_image_for_container_clouds():
+    R = Resources
+    assert R(image_id="docker:pytorch/pytorch:2.3.0").docker_image() == "pytorch/pytorch:2.3.0"
+    assert R(image_id="ami-0123456789abcdef0").docker_image() is None
+    assert R().docker_image() is None
+    by_region = R(image_id={"US": "docker:a:1", "EU": "docker:b:2"})
+    assert by_region.docker_image("EU") == "b:2" and by_region.docker_image("ASIA") is None
+    assert R(image_id={"US": "docker:a:1"}).docker_image("EU") == "a:1"

@@ -1,7 +1,7 @@
 """The agent's command line: ``python3 agent.pyz <subcommand> ...``, JSON replies on stdout.
 
 Subcommands: init, start-daemon, daemon, submit, queue, status, cancel, logs,
-set-autostop, get-autostop, health, shutdown. Errors print
+set-autostop, get-autostop, health, shutdown, recover-db. Errors print
 ``{"error": message, "kind": "job" | "cluster"}`` and exit 2.
 """
 
@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-from . import PROTOCOL_VERSION, db, nodes, scheduler, secrets, states, wake
+from . import PROTOCOL_VERSION, contain, db, nodes, scheduler, secrets, states, wake
 
 JOB = "job"
 CLUSTER = "cluster"
@@ -66,6 +66,7 @@ def cmd_init(home: str, args: argparse.Namespace) -> Dict[str, Any]:
     info = _read_stdin_json()
     nodes.save_cluster(home, info)
     conn = db.connect(home)
+    db.set_config(conn, "shut_down", None)
     conn.close()
     pid = None
     if not args.no_daemon:
@@ -78,6 +79,7 @@ def cmd_init(home: str, args: argparse.Namespace) -> Dict[str, Any]:
 def cmd_start_daemon(home: str, args: argparse.Namespace) -> Dict[str, Any]:
     from . import daemon
 
+    db.set_config(db.connect(home), "shut_down", None)
     return {"daemon_pid": daemon.spawn(home, _self_argv())}
 
 
@@ -176,12 +178,26 @@ def cmd_submit(home: str, args: argparse.Namespace) -> Optional[Dict[str, Any]]:
 
 
 def _refresh(home: str) -> Any:
+    """The job database after a driver health check; restarts a dead daemon with work left."""
     conn = db.connect(home)
     try:
         scheduler.check_drivers(conn, nodes.load_cluster(home))
     except FileNotFoundError:
-        pass
+        return conn
+    heal_daemon(home, conn)
     return conn
+
+
+def heal_daemon(home: str, conn: Any) -> None:
+    """Start the daemon again when it died (``kill -9``) while jobs still wait for it."""
+    from . import daemon
+
+    marks = ",".join("?" for _ in states.NON_TERMINAL)
+    waiting = conn.execute(
+        "SELECT 1 FROM jobs WHERE status IN (%s) LIMIT 1" % marks, states.NON_TERMINAL
+    ).fetchone()
+    if waiting and not db.get_config(conn, "shut_down") and daemon.daemon_pid(home) is None:
+        daemon.spawn(home, _self_argv())
 
 
 def cmd_queue(home: str, args: argparse.Namespace) -> Dict[str, Any]:
@@ -236,6 +252,8 @@ def cancel_jobs(home: str, job_ids: List[int], all_jobs: bool = False) -> List[i
             if row is None:
                 continue
             if row["driver_pid"]:
+                if sig == signal.SIGKILL:  # what re-parented to the driver goes first
+                    contain.kill_descendants(row["driver_pid"])
                 try:
                     os.killpg(row["driver_pid"], sig)
                 except (ProcessLookupError, PermissionError):
@@ -302,8 +320,14 @@ def cmd_shutdown(home: str, args: argparse.Namespace) -> Dict[str, Any]:
     """Stop the daemon and every job process (before the node is stopped)."""
     from . import daemon
 
+    db.set_config(db.connect(home), "shut_down", time.time())  # no self-healing restart
     pid = daemon.daemon_pid(home)
     if pid:
+        try:
+            os.kill(pid, signal.SIGSTOP)  # no new driver while its children go
+        except ProcessLookupError:
+            pass
+        contain.kill_descendants(pid)  # drivers, ranks, and orphans of finished jobs
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -324,9 +348,29 @@ def cmd_shutdown(home: str, args: argparse.Namespace) -> Dict[str, Any]:
     return {"ok": True, "stopped_daemon": pid}
 
 
+def cmd_recover_db(home: str, args: argparse.Namespace) -> Dict[str, Any]:
+    """Set a damaged job database aside (kept) and start an empty queue."""
+    from . import daemon
+
+    kept = db.recover(home)
+    if kept is not None:
+        pid = daemon.daemon_pid(home)
+        if pid:  # it still holds the damaged file open: a new one opens the fresh queue
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            deadline = time.time() + 10
+            while daemon.daemon_pid(home) and time.time() < deadline:
+                time.sleep(0.05)
+        daemon.spawn(home, _self_argv())
+    return {"kept": kept}
+
+
 def cmd_logs(home: str, args: argparse.Namespace) -> None:
     from . import logs
 
+    _refresh(home).close()
     logs.stream(home, args.job_id, follow=args.follow, tail=args.tail)
 
 
@@ -359,6 +403,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("get-autostop")
     sub.add_parser("health")
     sub.add_parser("shutdown")
+    sub.add_parser("recover-db")
     return parser
 
 
@@ -375,6 +420,7 @@ _HANDLERS = {
     "get-autostop": cmd_get_autostop,
     "health": cmd_health,
     "shutdown": cmd_shutdown,
+    "recover-db": cmd_recover_db,
 }
 
 
@@ -391,6 +437,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     except FileNotFoundError as exc:
         _out({"error": "agent not initialised on this node (%s)" % exc.filename, "kind": CLUSTER})
+        return 2
+    except db.Damaged as exc:
+        _out({"error": str(exc), "kind": CLUSTER})
         return 2
     if result is not None:
         _out(result)

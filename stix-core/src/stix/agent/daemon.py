@@ -15,7 +15,7 @@ import time
 import traceback
 from typing import Any, Dict, List, Optional
 
-from . import db, driver, nodes, procs, scheduler, secrets, states, wake
+from . import contain, db, driver, nodes, procs, scheduler, secrets, states, wake
 
 TICK = 1.0
 
@@ -69,6 +69,7 @@ class Daemon:
             code = 1
             try:
                 os.setsid()
+                contain.become_subreaper()  # a rank's orphans stay the driver's to kill
                 for fd in self.keep_fds:
                     os.close(fd)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -101,6 +102,15 @@ class Daemon:
                 done = pid
             if done:
                 self.children.remove(pid)
+        while True:  # orphans re-parented to this subreaper
+            try:
+                done, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if not done:
+                break
+            if done in self.children:
+                self.children.remove(done)
 
     def _autostop(self) -> bool:
         setting = autostop_due(self.conn)
@@ -113,9 +123,12 @@ class Daemon:
         _log(self.home, "autostop fired (down=%s): %s" % (down, argv))
         if argv:
             env = {k: v for k, v in os.environ.items() if not k.startswith("STIX_NODE_")}
+            # Out of the node's cgroup: stopping the node must not end the stopper.
+            root = contain.base()
+            outside = os.path.join(root, "autostop") if root else None
             with open(os.path.join(self.home, "autostop.log"), "ab") as out:
                 subprocess.Popen(
-                    argv,
+                    contain.wrap(outside, argv),
                     stdout=out,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
@@ -185,6 +198,8 @@ def daemon_pid(home: str) -> Optional[int]:
 def run(home: str) -> None:
     """Entry point of the ``daemon`` subcommand (foreground)."""
     lock = lock_or_exit(home)
+    contain.join(contain.group(contain.identity(), "agent"))
+    contain.become_subreaper()  # orphans of finished drivers re-parent here, not to init
     daemon = Daemon(home)
     daemon.keep_fds.append(lock)
     daemon.loop()
@@ -195,9 +210,15 @@ def spawn(home: str, agent_argv: List[str]) -> Optional[int]:
     pid = daemon_pid(home)
     if pid:
         return pid
+    environ = dict(os.environ)
+    if environ.get("STIX_NODE_ID"):  # a local sandbox: jobs get no client environment
+        from .env import node_basics
+
+        environ = node_basics(environ)
     with open(os.path.join(home, "daemon.log"), "ab") as out:
         proc = subprocess.Popen(
             [*agent_argv, "daemon"],
+            env=environ,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -9,7 +9,7 @@ import json
 import os
 import sqlite3
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import states
 
@@ -67,6 +67,75 @@ PUBLIC_COLUMNS = (
 )
 
 
+_MAGIC = b"SQLite format 3\0"
+
+
+class Damaged(Exception):
+    """The job database is damaged; the file is left as it is (it holds the queue)."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(
+            "job database %s is damaged (%s); it was left as it is. To start a fresh queue "
+            "(the damaged file is kept beside it), run: stix state recover" % (path, why)
+        )
+        self.path = path
+
+
+def header_problem(path: "os.PathLike[str] | str") -> Optional[str]:
+    """Why the file at ``path`` is not a whole SQLite database, or None when it looks whole.
+
+    Catches what SQLite itself would take for a new, empty database (a file cut to zero
+    bytes) and a file cut shorter than its header says.
+    """
+    try:
+        st = os.stat(path)
+        head = os.pread(_reader(str(path), st.st_ino), 100, 0) if st.st_size else b""
+        size = st.st_size
+    except OSError as exc:
+        return "cannot read it: %s" % (exc.strerror or exc)
+    if not head:
+        return "it is empty"
+    if len(head) < 100 or not head.startswith(_MAGIC):
+        return "not a SQLite database"
+    page = int.from_bytes(head[16:18], "big")
+    page = 65536 if page == 1 else page
+    pages = int.from_bytes(head[28:32], "big")
+    if head[24:28] == head[92:96] and pages and size < page * pages:
+        return "truncated: %d bytes of %d" % (size, page * pages)
+    return None
+
+
+_READERS: Dict[Tuple[str, int], int] = {}
+
+
+def _reader(path: str, inode: int) -> int:
+    """A read-only descriptor of the file, kept open for the life of the process.
+
+    Closing any descriptor of a database file drops every POSIX lock this process
+    holds on it, including those of open SQLite connections (a documented SQLite
+    hazard), so the header check never closes what it opened.
+    """
+    key = (path, inode)
+    fd = _READERS.get(key)
+    if fd is None:
+        fd = _READERS[key] = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    return fd
+
+
+def set_aside(path: str) -> str:
+    """Move a damaged database (and its WAL files) to ``<path>.damaged-<time>``; return it."""
+    copy = "%s.damaged-%s" % (path, time.strftime("%Y%m%d-%H%M%S"))
+    n = 1
+    while os.path.exists(copy):
+        copy = "%s.damaged-%s-%d" % (path, time.strftime("%Y%m%d-%H%M%S"), n)
+        n += 1
+    for suffix in ("-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.rename(path + suffix, copy + suffix)
+    os.rename(path, copy)
+    return copy
+
+
 def agent_home() -> str:
     """The agent's state directory on this node (``$STIX_AGENT_HOME`` or ``~/.stix_agent``)."""
     home = os.environ.get("STIX_AGENT_HOME") or os.path.join(os.path.expanduser("~"), ".stix_agent")
@@ -77,13 +146,63 @@ def connect(home: Optional[str] = None) -> sqlite3.Connection:
     """Open (and create on first use) the job database under ``home``."""
     home = home or agent_home()
     os.makedirs(home, exist_ok=True)
-    conn = sqlite3.connect(os.path.join(home, "jobs.db"), timeout=60, isolation_level=None)
+    path = os.path.join(home, "jobs.db")
+    if not os.path.exists(path) and not os.path.exists(path + "-wal"):
+        _create(path)
+    # The file is only ever created whole (above): an empty or short one is damage,
+    # which SQLite itself would take for a new, empty database.
+    problem = header_problem(path)
+    if problem:
+        raise Damaged(path, problem)
+    try:
+        return _open(path)
+    except sqlite3.DatabaseError as exc:
+        raise Damaged(path, str(exc)) from None
+
+
+def _create(path: str) -> None:
+    tmp = "%s.%d-%d.new" % (path, os.getpid(), int(time.time() * 1e6))
+    _open(tmp).close()
+    try:
+        os.link(tmp, path)  # another process created it first: keep theirs
+    except FileExistsError:
+        pass
+    finally:
+        for leftover in (tmp, tmp + "-wal", tmp + "-shm"):
+            try:
+                os.unlink(leftover)
+            except FileNotFoundError:
+                pass
+
+
+def recover(home: str) -> Optional[str]:
+    """Set a damaged job database aside and start an empty one; return the kept copy."""
+    path = os.path.join(home, "jobs.db")
+    problem = header_problem(path) if os.path.exists(path) else None
+    if problem is None and os.path.exists(path):
+        try:
+            conn = sqlite3.connect(path, timeout=60)
+            result = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            conn.close()
+            problem = None if result == "ok" else result
+        except sqlite3.DatabaseError as exc:
+            problem = str(exc)
+    if problem is None:
+        return None
+    copy = set_aside(path)
+    connect(home).close()
+    return copy
+
+
+def _open(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=60, isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA busy_timeout = 60000")
     mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
     if mode != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    # FULL: a terminal state is on disk before anyone is told the job ended.
+    conn.execute("PRAGMA synchronous = FULL")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version < SCHEMA_VERSION:
         conn.execute("BEGIN IMMEDIATE")

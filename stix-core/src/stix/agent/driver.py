@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import db, env, nodes, secrets, states, wake
+from . import contain, db, env, nodes, secrets, states, wake
 
 
 def _exit_code(returncode: Optional[int]) -> int:
@@ -22,8 +22,15 @@ def _exit_code(returncode: Optional[int]) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
+CHUNK = 65536
+
+
 class _Logs:
-    """Per-rank log files plus the aggregated ``run.log`` (rank-prefixed when multi-node)."""
+    """The aggregated ``run.log``, plus per-rank files when multi-node (rank-prefixed there).
+
+    A single node's output is stored once: ``tasks/run.log`` (SkyPilot's path) is a link
+    to ``run.log``, not a second copy.
+    """
 
     def __init__(self, log_dir: str, multi: bool) -> None:
         os.makedirs(os.path.join(log_dir, "tasks"), exist_ok=True)
@@ -31,17 +38,30 @@ class _Logs:
         self.multi = multi
         self.lock = threading.Lock()
         self.run = open(os.path.join(log_dir, "run.log"), "ab", buffering=0)  # noqa: SIM115
+        if not multi:
+            link = os.path.join(log_dir, "tasks", "run.log")
+            if not os.path.lexists(link):
+                os.symlink(os.path.join("..", "run.log"), link)
 
     def note(self, text: str) -> None:
         with self.lock:
             self.run.write(text.encode())
 
     def pump(self, stream: Any, path: str, prefix: bytes) -> None:
-        with open(path, "ab", buffering=0) as own:
-            for line in iter(stream.readline, b""):
-                own.write(line)
+        # Pieces of at most CHUNK bytes: a line without an end never grows in memory.
+        if not self.multi:
+            for piece in iter(lambda: stream.read1(CHUNK), b""):
                 with self.lock:
-                    self.run.write(prefix + line if self.multi else line)
+                    self.run.write(piece)
+            stream.close()
+            return
+        at_start = True
+        with open(path, "ab", buffering=0) as own:
+            for piece in iter(lambda: stream.readline(CHUNK), b""):
+                own.write(piece)
+                with self.lock:
+                    self.run.write(prefix + piece if at_start else piece)
+                at_start = piece.endswith(b"\n")
         stream.close()
 
 
@@ -78,6 +98,7 @@ class Driver:
             time.sleep(0.05)
         for node, proc, key in self.procs:
             nodes.kill(node, proc.pid, key, signal.SIGKILL)
+        contain.kill_descendants(os.getpid())  # orphans that re-parented to this subreaper
 
     def _phase(self, script: str, envs: List[Dict[str, str]], kind: str) -> List[int]:
         """Run ``script`` on every assigned node at once; return the exit codes in rank order."""
@@ -178,6 +199,13 @@ class Driver:
 
     def _finish(self, status: str, codes: List[int]) -> str:
         db.set_status(self.conn, self.job_id, status, exit_codes=codes)
+        for node, _proc, key in self.procs:
+            group = nodes.local_group(node, key)
+            if group:  # an empty leaf goes; one with a live background process stays
+                try:
+                    os.rmdir(group)
+                except OSError:
+                    pass
         secrets.forget(self.home, self.job_id)
         row = db.job_row(self.conn, self.job_id)
         wake.poke(self.home)

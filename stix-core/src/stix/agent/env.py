@@ -6,6 +6,19 @@ import json
 import math
 from typing import Any, Dict, List, Optional
 
+# What a local sandbox's jobs take from this machine's environment (plus ``LC_*``,
+# ``STIX_*`` and ``SKYPILOT_*``): where programs are, the locale and the user.
+_BASICS = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "USER", "LOGNAME", "SHELL", "TERM", "TMPDIR")
+
+
+def node_basics(environ: Dict[str, str]) -> Dict[str, str]:
+    """``environ`` without what the client brought (credentials, settings): for sandboxes."""
+    return {
+        k: v
+        for k, v in environ.items()
+        if k in _BASICS or k.startswith(("LC_", "STIX_", "SKYPILOT_"))
+    }
+
 
 def task_id(run_timestamp: str, cluster_name: str, job_id: int) -> str:
     """SkyPilot's run id: ``sky-<YYYY-MM-DD-HH-MM-SS-ffffff>_<cluster>_<job_id>``."""

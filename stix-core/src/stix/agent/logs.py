@@ -2,6 +2,7 @@
 
 The raw log goes to stdout; when the stream ends, one JSON line with the job's final
 state goes to stderr, prefixed with ``STIX-JOB-STATUS `` so clients can pick it out.
+Logs of any size are copied through a fixed buffer, and ``--tail`` reads from the end.
 """
 
 from __future__ import annotations
@@ -10,33 +11,52 @@ import json
 import os
 import sys
 import time
-from typing import Optional
+from typing import Any, Optional
 
 from . import db, nodes, scheduler, states
 
 STATUS_MARK = "STIX-JOB-STATUS "
+CHUNK = 65536
 
 
 def _tail_offset(path: str, lines: int) -> int:
-    """Byte offset where the last ``lines`` lines of ``path`` start."""
+    """Byte offset where the last ``lines`` lines of ``path`` start (read backwards)."""
     size = os.path.getsize(path)
-    if lines <= 0:
+    if lines <= 0 or size == 0:
         return 0
     with open(path, "rb") as fh:
+        end = size - 1  # a final newline ends the last line; it does not start one
         pos = size
         found = 0
-        chunk = 65536
         while pos > 0:
-            step = min(chunk, pos)
+            step = min(CHUNK, pos)
             pos -= step
             fh.seek(pos)
             data = fh.read(step)
-            for i in range(len(data) - 1, -1, -1):
-                if data[i] == 10 and pos + i != size - 1:
-                    found += 1
-                    if found == lines:
-                        return pos + i + 1
+            stop = min(len(data), end - pos)
+            while True:
+                i = data.rfind(b"\n", 0, stop)
+                if i < 0:
+                    break
+                found += 1
+                if found == lines:
+                    return pos + i + 1
+                stop = i
         return 0
+
+
+def _copy(path: str, offset: int, out: Any) -> int:
+    """Write ``path`` from ``offset`` to its current end into ``out``; return the new offset."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        while True:
+            data = fh.read(CHUNK)
+            if not data:
+                break
+            out.write(data)
+            offset += len(data)
+    out.flush()
+    return offset
 
 
 def stream(home: str, job_id: Optional[int], follow: bool = False, tail: int = 0) -> None:
@@ -63,13 +83,7 @@ def stream(home: str, job_id: Optional[int], follow: bool = False, tail: int = 0
         if os.path.exists(path):
             if offset is None:
                 offset = _tail_offset(path, tail)
-            with open(path, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read()
-            if data:
-                out.write(data)
-                out.flush()
-                offset += len(data)
+            offset = _copy(path, offset, out)
         if not follow or states.is_terminal(status):
             grew = os.path.exists(path) and os.path.getsize(path) > (offset or 0)
             if states.is_terminal(status) and offset is not None and grew:

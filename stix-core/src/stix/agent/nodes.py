@@ -14,6 +14,8 @@ import signal
 import subprocess
 from typing import Any, Dict, List, Optional, Tuple
 
+from . import contain
+
 CLUSTER_FILE = "cluster.json"
 
 
@@ -47,9 +49,26 @@ def node_home(node: Dict[str, Any]) -> str:
     return os.path.expanduser(node["exec"].get("home") or "~")
 
 
-def _wrapper(script: str, env: Dict[str, str], pidfile: Optional[str]) -> str:
+def leaf(key: str) -> str:
+    """The cgroup leaf (under the node's cgroup) of the rank named ``key``."""
+    return "r-" + key
+
+
+def local_group(node: Dict[str, Any], key: Optional[str] = None) -> Optional[str]:
+    """The cgroup of a locally reachable node (or of one rank on it), or None."""
+    ident = (node["exec"].get("env") or {}).get("STIX_NODE_ID")
+    if not ident:
+        return None
+    return contain.group(ident, leaf(key) if key else None)
+
+
+def _wrapper(
+    script: str, env: Dict[str, str], pidfile: Optional[str], key: Optional[str] = None
+) -> str:
     """Shell text that exports ``env``, enters the workdir and runs ``script`` in bash."""
-    lines = ["export %s=%s" % (k, shlex.quote(v)) for k, v in env.items()]
+    # Join the rank's cgroup first: the job's own variables (even HOME) cannot move it.
+    lines = [contain.shell_join(leaf(key))] if key else []
+    lines += ["export %s=%s" % (k, shlex.quote(v)) for k, v in env.items()]
     if pidfile:
         lines.append("mkdir -p %s && echo $$ > %s" % (os.path.dirname(pidfile), pidfile))
     lines.append("if [ -d ~/sky_workdir ]; then cd ~/sky_workdir; else cd ~; fi")
@@ -77,7 +96,7 @@ def popen(
         full.update(env)
         workdir = os.path.join(home, "sky_workdir")
         return subprocess.Popen(
-            ["bash", "-c", script],
+            contain.wrap(local_group(node, key), ["bash", "-c", script]),
             cwd=workdir if os.path.isdir(workdir) else home,
             env=full,
             start_new_session=True,
@@ -86,24 +105,43 @@ def popen(
     argv = list(spec["argv"])
     pidfile = "~/.stix_agent/pids/%s" % key
     # -w: under sshd, a bare setsid forks and exits 0 at once and the rank's exit code is lost.
-    remote = "setsid -w bash -c %s" % shlex.quote(_wrapper(script, env, pidfile))
+    remote = "setsid -w bash -c %s" % shlex.quote(_wrapper(script, env, pidfile, key))
     return subprocess.Popen([*argv, remote], start_new_session=True, **kwargs)
 
 
 def kill(node: Dict[str, Any], proc_pgid: int, key: str, sig: int = signal.SIGTERM) -> None:
-    """Signal the whole process group of one rank (locally, or through the node's argv)."""
+    """Signal one rank: its process group and its cgroup (locally, or through the node's argv).
+
+    The cgroup also holds what left the group (``setsid``, double forks, ``env -i``).
+    """
     try:
         os.killpg(proc_pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
     spec = node["exec"]
-    if spec.get("kind") != "local":
-        pidfile = "~/.stix_agent/pids/%s" % key
-        cmd = "kill -%d -- -$(cat %s) 2>/dev/null; true" % (int(sig), pidfile)
-        try:
-            subprocess.run([*spec["argv"], cmd], timeout=30, capture_output=True)
-        except (OSError, subprocess.SubprocessError):
-            pass
+    if spec.get("kind") == "local":
+        contain.signal_group(local_group(node, key), sig)
+        return
+    pidfile = "~/.stix_agent/pids/%s" % key
+    cmd = "%s; %s; true" % (_shell_kill_session(pidfile, sig), contain.shell_kill(leaf(key), sig))
+    try:
+        subprocess.run([*spec["argv"], cmd], timeout=30, capture_output=True)
+    except (OSError, subprocess.SubprocessError):
+        pass
+
+
+def _shell_kill_session(pidfile: str, sig: int) -> str:
+    """Shell text: signal the rank's process group and every process still in its session.
+
+    The rank starts as a session leader (``setsid -w``), so ``nohup``, double forks and
+    ``env -i`` stay in its session even when they leave the group.
+    """
+    return (
+        's=$(cat %s 2>/dev/null); if [ -n "$s" ]; then kill -%d -- -"$s" 2>/dev/null; '
+        'for p in $(awk -v s="$s" \'{sub(/^.*\\) /, ""); if ($4 == s) '
+        '{split(FILENAME, a, "/"); print a[3]}}\' /proc/[0-9]*/stat 2>/dev/null); '
+        'do kill -%d "$p" 2>/dev/null; done; fi'
+    ) % (pidfile, int(sig), int(sig))
 
 
 def pgid_alive(pgid: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import time
@@ -101,5 +102,26 @@ def check_drivers(conn: sqlite3.Connection, cluster: Dict[str, Any]) -> List[int
             conn, row["job_id"], states.FAILED_DRIVER, only_from=[row["status"]]
         ):
             kill_ranks(cluster, row["pgids"])
+            note_driver_death(conn, row["job_id"])
             failed.append(row["job_id"])
     return failed
+
+
+DRIVER_DIED = (
+    "ERROR: the job's driver process died before the job ended (the node agent was "
+    "probably killed); the job's processes were stopped. Its state is FAILED_DRIVER; "
+    "run it again with: stix exec <cluster> <task>\n"
+)
+
+
+def note_driver_death(conn: sqlite3.Connection, job_id: int) -> None:
+    """Say in the job's log why it ended, so ``stix logs`` shows the reason and next step."""
+    row = conn.execute("SELECT log_dir FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+    if row is None or not row["log_dir"]:
+        return
+    try:
+        os.makedirs(row["log_dir"], exist_ok=True)
+        with open(os.path.join(row["log_dir"], "run.log"), "a") as fh:
+            fh.write(DRIVER_DIED)
+    except OSError:
+        pass

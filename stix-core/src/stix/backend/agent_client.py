@@ -99,7 +99,21 @@ class AgentClient:
                 f"cluster {self.cluster}: submit on node {node} gave no agent reply: {last}",
                 hint=f"stix status --refresh {self.cluster}",
             )
-        return int(state["job_id"]), _final_status(result.stderr)
+        job_id = int(state["job_id"])
+        final = _final_status(result.stderr)
+        if final is None:
+            raise self._gone(job_id, result.stderr)
+        return job_id, final
+
+    def _gone(self, job_id: int | None, stderr: str) -> ClusterError:
+        """The error for a log stream cut before the job's end (the cluster went away)."""
+        lines = [ln for ln in stderr.strip().splitlines() if not ln.startswith(STATUS_MARK)]
+        why = f": {lines[-1]}" if lines else ""
+        job = f"job {job_id}" if job_id is not None else "the job"
+        return ClusterError(
+            f"cluster {self.cluster} went away while following {job} (stopped or torn down?){why}",
+            hint=f"stix status {self.cluster}",
+        )
 
     def follow(
         self,
@@ -119,6 +133,8 @@ class AgentClient:
             args += ["--tail", str(tail)]
         result = self.runner.run(self._argv(*args), stream=write or _stdout)
         mark = _final_mark(result.stderr)
+        if mark is None and follow:  # the stream was cut before the end
+            raise self._gone(job_id, result.stderr)
         if mark is None:
             raise ClusterError(f"cluster {self.cluster}: cannot read logs: {result.stderr.strip()}")
         return mark.get("job_id"), mark.get("status")

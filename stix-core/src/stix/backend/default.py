@@ -22,6 +22,30 @@ if TYPE_CHECKING:
 WORKDIR = "~/sky_workdir"
 
 
+def check_sources(task: Task, *, file_mounts: bool = True) -> None:
+    """Refuse a missing local ``workdir`` or ``file_mounts`` source before any node exists.
+
+    :raises stix.errors.TaskError: naming the field and the path that is missing.
+    """
+    if isinstance(task.workdir, dict):
+        raise TaskError("git workdirs are not supported by this backend yet", path="workdir")
+    if task.workdir is not None:
+        source = Path(task.workdir).expanduser()
+        if not source.is_dir():
+            what = "is not a folder" if source.exists() else "does not exist"
+            raise TaskError(f"{source} {what}", path="workdir")
+    if not file_mounts:
+        return
+    from stix.storage.mounts import is_local
+
+    for dest, src in (task.file_mounts or {}).items():
+        if is_local(src) and not Path(str(src)).expanduser().exists():
+            raise TaskError(
+                f"local source {Path(str(src)).expanduser()} does not exist",
+                path=f"file_mounts.{dest}",
+            )
+
+
 def sync_workdir(handle: ClusterHandle, task: Task) -> None:
     """Mirror the task's local ``workdir`` to ``~/sky_workdir`` on every node."""
     if task.workdir is None:

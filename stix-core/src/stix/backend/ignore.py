@@ -85,12 +85,22 @@ def ignored(rel: str, is_dir: bool, patterns: Sequence[str]) -> bool:
 
 
 def copy_tree(source: Path, target: Path, patterns: Sequence[str]) -> None:
-    """Copy ``source`` to ``target`` skipping ignored paths (used when rsync is absent)."""
+    """Copy ``source`` to ``target`` skipping ignored paths (used when rsync is absent).
+
+    Like rsync, a symlink already at a destination path is replaced by what the source
+    holds, never followed (a link planted on a node cannot redirect a copy).
+    """
     for root, dirs, files in os.walk(source):
         rel_root = os.path.relpath(root, source)
         rel_root = "" if rel_root == "." else rel_root + "/"
         dirs[:] = [d for d in dirs if not ignored(rel_root + d, True, patterns)]
-        (target / rel_root).mkdir(parents=True, exist_ok=True)
+        folder = target / rel_root
+        if folder.is_symlink():
+            folder.unlink()
+        folder.mkdir(parents=True, exist_ok=True)
         for name in files:
             if not ignored(rel_root + name, False, patterns):
-                shutil.copy2(os.path.join(root, name), target / rel_root / name)
+                dest = folder / name
+                if dest.is_symlink():
+                    dest.unlink()
+                shutil.copy2(os.path.join(root, name), dest)

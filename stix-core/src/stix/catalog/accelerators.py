@@ -124,9 +124,39 @@ def suggest(name: str, known: Iterable[str], limit: int = 5) -> list[str]:
     return out[:limit]
 
 
+_VENDOR_WORDS = {"NVIDIA", "GEFORCE", "TESLA", "AMD", "INSTINCT", "INTEL"}
+_FORM_FACTORS = {"SXM", "SXM2", "SXM4", "SXM5", "SXM6", "PCIE", "NVL", "OAM", "HBM3", "HBM3E"}
+
+
+def from_product_name(product: str, memory_gib: float | None = None) -> str:
+    """The catalog name of a GPU from a provider's product name, for catalog plugins.
+
+    Vendor words and form factors go, ``RTX A6000`` becomes ``A6000``, ``Ada``
+    becomes a ``-Ada`` suffix and an A100 with 80 GB becomes ``A100-80GB``:
+    ``NVIDIA GeForce RTX 4090`` -> ``RTX4090``, ``A100 SXM4`` (80 GB) -> ``A100-80GB``,
+    ``RTX 6000Ada`` -> ``RTX6000-Ada``, ``Tesla V100`` -> ``V100``.
+
+    :param product: the provider's name of the device.
+    :param memory_gib: memory of one device, when known.
+    :returns: a name the optimizer compares across clouds.
+    """
+    text = re.sub(r"(?<=\d)Ada\b", " Ada", product.replace("_", " ").replace("-", " "))
+    words = [w for w in text.split() if w.upper() not in _VENDOR_WORDS | _FORM_FACTORS]
+    if re.fullmatch(r"\d+GB", words[-1] if words else "", re.IGNORECASE):
+        words = words[:-1]
+    if len(words) > 1 and words[0].upper() == "RTX" and re.fullmatch(r"A\d+", words[1], re.I):
+        words = words[1:]
+    ada = any(w.lower() == "ada" for w in words)
+    name = "".join(w for w in words if w.lower() != "ada") + ("-Ada" if ada else "")
+    if name.upper() == "A100" and (memory_gib or 0) >= 79:
+        name = "A100-80GB"
+    return name or product.strip()
+
+
 __all__ = [
     "GpuSpec",
     "MemoryRequest",
+    "from_product_name",
     "loose_key",
     "parse_memory_request",
     "resolve",

@@ -17,7 +17,7 @@ from typing import Any
 
 from stix.catalog import gcp_rows
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 CACHE_NAME = ".cache.sqlite3"
 COMMON_KEY = "@common"
 
@@ -72,7 +72,28 @@ def _guess_maker(name: str) -> str | None:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the cache database at ``path``."""
+    """Open (creating if needed) the cache database at ``path``.
+
+    The cache holds nothing that the CSVs do not: a damaged one is removed and rebuilt.
+    """
+    from stix.agent.db import header_problem
+
+    if path.exists() and path.stat().st_size and header_problem(path):
+        discard(path)
+    try:
+        return _connect(path)
+    except sqlite3.DatabaseError:
+        discard(path)
+        return _connect(path)
+
+
+def discard(path: Path) -> None:
+    """Remove the cache file and its WAL files (the next open rebuilds it)."""
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        name.unlink(missing_ok=True)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=60, isolation_level=None, check_same_thread=False)
     version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -224,18 +245,38 @@ def _load_gpus(conn: sqlite3.Connection, common: Path | None) -> None:
     meta: dict[str, tuple[float | None, str | None]] = {}
     if common is not None and (common / "metadata.csv").is_file():
         meta = {n.lower(): (m, mk) for n, m, mk in read_gpu_metadata(common / "metadata.csv")}
-    # Per-device memory: the curated metadata first, else single-device rows
-    # (some catalogs store the total of all devices in GpuInfo).
-    for name, single, per_device in conn.execute(
-        """SELECT acc, MIN(CASE WHEN acc_count = 1 THEN gpu_mem END), MIN(gpu_mem / acc_count)
-           FROM offers WHERE acc IS NOT NULL GROUP BY acc"""
+    # Per-device memory: the curated metadata first, else single-device rows,
+    # else the rows as SkyPilot's format means them (SizeInMiB is per device).
+    seen: dict[str, list[tuple[float, float]]] = {}
+    for name, count, memory in conn.execute(
+        "SELECT acc, acc_count, gpu_mem FROM offers WHERE acc IS NOT NULL AND gpu_mem > 0"
     ):
+        seen.setdefault(name, []).append((float(count), float(memory)))
+    for name in {n for (n,) in conn.execute("SELECT DISTINCT acc FROM offers WHERE acc NOT NULL")}:
         meta_mem, maker = meta.get(name.lower(), (None, None))
-        memory = meta_mem or single or per_device
+        memory = meta_mem or _device_memory(seen.get(name, []))
         specs[name] = (round(memory, 2) if memory else None, maker or _guess_maker(name))
     conn.executemany(
         "INSERT INTO gpus VALUES (?,?,?)", ((n, m, mk) for n, (m, mk) in specs.items())
     )
+
+
+def _device_memory(rows: list[tuple[float, float]]) -> float | None:
+    """Memory of one device from ``(count, GpuInfo memory)`` rows of one accelerator.
+
+    Some marketplaces write the total of all devices where SkyPilot's format has the
+    per-device size: that shows as memory growing with the count, and is divided once.
+    """
+    if not rows:
+        return None
+    single = [memory for count, memory in rows if count == 1]
+    if single:
+        return min(single)
+    counts = {count for count, _ in rows}
+    ratios = [memory / count for count, memory in rows if count > 0]
+    if len(counts) > 1 and ratios and max(ratios) <= min(ratios) * 1.03:
+        return min(ratios)
+    return min(memory for _, memory in rows)
 
 
 __all__ = ["CACHE_NAME", "SCHEMA_VERSION", "connect", "refresh"]

@@ -10,7 +10,9 @@ catalog-backed clouds get theirs from the core's catalog cache. Fields:
   ``gpu_memory_gib`` is the memory of one device when known;
 * ``vcpus``, ``memory_gib``: per node;
 * ``price``: on-demand USD per node-hour; ``spot_price``: ``None`` when the
-  offer has no spot market.
+  offer has no spot market;
+* ``note``: an optional remark shown beside the offer in plans (for example that
+  an autoscaler must add the node first).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Offer:
     accelerator_count: float = 0
     gpu_memory_gib: float | None = None
     spot_price: float | None = None
+    note: str | None = None
 
     def hourly(self, use_spot: bool) -> float | None:
         """Price per node-hour for the given market, ``None`` if there is none."""

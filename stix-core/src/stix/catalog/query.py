@@ -15,7 +15,7 @@ import attrs
 
 from stix.catalog import files
 from stix.catalog.accelerators import GpuSpec, resolve
-from stix.catalog.cache import CACHE_NAME, connect, refresh
+from stix.catalog.cache import CACHE_NAME, connect, discard, refresh
 from stix.catalog.gcp_rows import PAIRED_OTHER
 from stix.catalog.offer import Offer
 
@@ -245,8 +245,15 @@ class Catalog:
                 found[cloud] = folder
         self.folders = found
         common = files.catalogs_dir() / files.COMMON
-        self._conn: sqlite3.Connection = connect(cache or files.catalogs_dir() / CACHE_NAME)
-        self.rebuilt = refresh(self._conn, found, common if common.is_dir() else None)
+        path = cache or files.catalogs_dir() / CACHE_NAME
+        self._conn: sqlite3.Connection = connect(path)
+        try:
+            self.rebuilt = refresh(self._conn, found, common if common.is_dir() else None)
+        except sqlite3.DatabaseError:  # a damaged cache: it is only a cache, so rebuild it
+            self._conn.close()
+            discard(path)
+            self._conn = connect(path)
+            self.rebuilt = refresh(self._conn, found, common if common.is_dir() else None)
         self._gpus: dict[str, GpuSpec] | None = None
 
     def close(self) -> None:

@@ -1,6 +1,7 @@
-"""Read SkyPilot-v8 catalog CSVs (``vms.csv``, ``images.csv``, ``metadata.csv``).
+"""Read SkyPilot-v8 catalog CSVs (``vms.csv``, ``images.csv``, ``metadata.csv``), and write ``vms.csv``.
 
-Used only when the SQLite cache is (re)built; queries never parse CSV.
+Reading is done only when the SQLite cache is (re)built; queries never parse CSV.
+:func:`write_vms` and :func:`gpu_info_cell` are for catalog plugins' ``fetch``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ import ast
 import csv
 import functools
 import math
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -70,17 +73,32 @@ def _positive(value: float | None) -> float | None:
     return value if value is not None and value > 0 else None
 
 
-def read_vms(path: Path) -> list[Row]:
-    """Parse a ``vms.csv``; rows without a price are skipped.
-
-    :raises stix.errors.CatalogError: the file lacks the required columns.
-    """
+@contextmanager
+def _csv_file(path: Path) -> Iterator[Any]:
+    """An open CSV text file; undecodable or malformed content is one line naming it."""
     try:
         handle = path.open(newline="", encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read catalog: {exc.strerror}") from exc
+    try:
+        with handle:
+            yield handle
+    except UnicodeDecodeError as exc:
+        raise CatalogError(
+            f"{path}: not a text CSV file (byte {exc.start} is not UTF-8)",
+            hint="stix catalog update (or import the catalog again)",
+        ) from None
+    except csv.Error as exc:
+        raise CatalogError(f"{path}: malformed CSV: {exc}") from None
+
+
+def read_vms(path: Path) -> list[Row]:
+    """Parse a ``vms.csv``; rows without a price are skipped.
+
+    :raises stix.errors.CatalogError: the file lacks the required columns or is not text.
+    """
     rows: list[Row] = []
-    with handle:
+    with _csv_file(path) as handle:
         reader = csv.DictReader(handle)
         missing = {"InstanceType", "Price", "Region"} - set(reader.fieldnames or ())
         if missing:
@@ -117,7 +135,7 @@ def read_vms(path: Path) -> list[Row]:
 def read_gpu_metadata(path: Path) -> list[tuple[str, float | None, str | None]]:
     """``(name, memory GiB, manufacturer)`` rows of ``common/metadata.csv``."""
     out = []
-    with path.open(newline="", encoding="utf-8") as handle:
+    with _csv_file(path) as handle:
         for rec in csv.DictReader(handle):
             name = (rec.get("GPU") or "").strip()
             if name:
@@ -129,7 +147,7 @@ def read_gpu_metadata(path: Path) -> list[tuple[str, float | None, str | None]]:
 def read_images(path: Path) -> list[tuple[str, str | None, str]]:
     """``(tag, region, image id)`` rows of an ``images.csv``."""
     out = []
-    with path.open(newline="", encoding="utf-8") as handle:
+    with _csv_file(path) as handle:
         for rec in csv.DictReader(handle):
             tag = (rec.get("Tag") or "").strip()
             image = (rec.get("ImageId") or "").strip()
@@ -138,4 +156,53 @@ def read_images(path: Path) -> list[tuple[str, str | None, str]]:
     return out
 
 
-__all__ = ["Row", "gpu_info", "read_gpu_metadata", "read_images", "read_vms"]
+VMS_COLUMNS = (
+    "InstanceType",
+    "AcceleratorName",
+    "AcceleratorCount",
+    "vCPUs",
+    "MemoryGiB",
+    "GpuInfo",
+    "Price",
+    "SpotPrice",
+    "Region",
+    "AvailabilityZone",
+)
+
+
+def gpu_info_cell(name: str, count: float, memory_mib: float | None, maker: str = "NVIDIA") -> str:
+    """A ``GpuInfo`` cell as SkyPilot writes it, for ``count`` devices of ``memory_mib`` each."""
+    info: dict[str, Any] = {"Name": name, "Manufacturer": maker, "Count": count}
+    if memory_mib:
+        info["MemoryInfo"] = {"SizeInMiB": int(memory_mib)}
+    total = int(memory_mib * count) if memory_mib else None
+    return repr({"Gpus": [info], "TotalGpuMemoryInMiB": total})
+
+
+def write_vms(dest: Path, rows: Iterable[Mapping[str, Any]]) -> Path:
+    """Write ``rows`` (keyed by :data:`VMS_COLUMNS`; a missing key is an empty cell) to ``dest/vms.csv``.
+
+    Called by a plugin's :meth:`stix.interfaces.CatalogSource.fetch`.
+
+    :param dest: the folder ``fetch`` was given.
+    :param rows: one mapping per offer; keys outside :data:`VMS_COLUMNS` are an error.
+    :returns: the path written.
+    """
+    path = dest / "vms.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=VMS_COLUMNS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+__all__ = [
+    "VMS_COLUMNS",
+    "Row",
+    "gpu_info",
+    "gpu_info_cell",
+    "read_gpu_metadata",
+    "read_images",
+    "read_vms",
+    "write_vms",
+]

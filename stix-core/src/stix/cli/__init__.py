@@ -37,6 +37,7 @@ _COMMANDS: dict[str, str] = {
     "show-gpus": "stix.cli.gpus:show_gpus",
     "ssh": "stix.cli.ssh:ssh",
     "start": "stix.cli.start:start",
+    "state": "stix.cli.state:state",
     "status": "stix.cli.status:status",
     "stop": "stix.cli.stop:stop",
     "storage": "stix.cli.storage:storage",
@@ -150,6 +151,9 @@ def _print_help(args: tuple[str, ...]) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: run the CLI and turn errors into one readable line."""
     args = tuple(sys.argv[1:] if argv is None else argv)
+    config = sys.modules.get("stix.config")  # not imported yet: nothing to reset
+    if config is not None:
+        config.use_cli_overrides(())  # --config of an earlier in-process run must not carry over
     try:
         if args in (("--help",), ("-h",), ()) and "_STIX_COMPLETE" not in os.environ:
             _print_help(args)
@@ -159,6 +163,12 @@ def main(argv: list[str] | None = None) -> Any:
         click.echo("Aborted.", err=True)
         sys.exit(1)
     except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        # one line naming the argument, as for every other error; the usage is one --help away
+        where = exc.ctx.command_path if exc.ctx is not None else "stix"
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        click.echo(f"Hint: see {where} --help", err=True)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()

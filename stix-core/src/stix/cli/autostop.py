@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from stix.cli.down import confirm, for_each, resolve_clusters
+from stix.cli.params import MINUTES
 
 
 @click.command()
@@ -14,7 +15,7 @@ from stix.cli.down import confirm, for_each, resolve_clusters
 @click.option(
     "--idle-minutes",
     "-i",
-    type=float,
+    type=MINUTES,
     default=None,
     help="Idle minutes (default 5; fractions allowed).",
 )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
+from stix.cli.params import JOB_ID
+
 
 @click.command()
 @click.argument("cluster")
-@click.argument("job_ids", nargs=-1, type=int)
+@click.argument("job_ids", nargs=-1, type=JOB_ID)
 @click.option("--all", "-a", "all_jobs", is_flag=True, help="Cancel every pending or running job.")
 @click.option("--all-users", "-u", is_flag=True, help="Accepted for compatibility.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")

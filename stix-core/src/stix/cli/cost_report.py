@@ -7,12 +7,13 @@ import time
 
 import click
 
+from stix.cli.params import DAYS
 from stix.cli.status import duration, format_table
 
 
 @click.command(name="cost-report")
 @click.option("--all", "-a", "show_all", is_flag=True, help="Include every cluster ever launched.")
-@click.option("--days", type=float, default=30, show_default=True, help="Look back this many days.")
+@click.option("--days", type=DAYS, default=30, show_default=True, help="Look back this many days.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table")
 def cost_report(show_all: bool, days: float, as_json: bool, output: str) -> None:

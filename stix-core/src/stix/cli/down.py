@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from stix.cli.params import COUNT
+
 
 def resolve_clusters(patterns: tuple[str, ...], all_clusters: bool) -> list[str]:
     """Cluster names matching ``patterns`` (globs), or every cluster with ``--all``."""
@@ -60,7 +62,7 @@ def for_each(names: list[str], verb: str, fn: Callable[[str], Any]) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--purge", "-p", is_flag=True, help="Forget the cluster even if teardown fails.")
 @click.option("--graceful", is_flag=True, hidden=True)
-@click.option("--graceful-timeout", type=int, hidden=True)
+@click.option("--graceful-timeout", type=COUNT, hidden=True)
 def down(
     clusters: tuple[str, ...],
     all_clusters: bool,

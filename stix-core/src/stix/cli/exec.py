@@ -59,6 +59,9 @@ def report_job(result: Any) -> None:
 @click.option("--detach-run", "-d", is_flag=True, help="Return once the job is submitted.")
 @click.option("--git-url", help="Accepted for compatibility (not supported yet).")
 @click.option("--git-ref", help="Accepted for compatibility (not supported yet).")
+@click.option(
+    "--config", "config_overrides", multiple=True, metavar="PATH|K=V", help="Config override."
+)
 @task_options
 def exec_(cluster: str, entrypoint: tuple[str, ...], detach_run: bool, **kwargs: Any) -> None:
     """Run a task (YAML or command) on an existing UP cluster; no provisioning or setup.
@@ -68,8 +71,10 @@ def exec_(cluster: str, entrypoint: tuple[str, ...], detach_run: bool, **kwargs:
         stix exec dev task.yaml
         stix exec dev -d 'python train.py --epochs 1'
     """
+    from stix.config import use_cli_overrides
     from stix.sdk.launch import exec as sdk_exec
 
+    use_cli_overrides(kwargs["config_overrides"])
     dag = load_entrypoint(entrypoint, kwargs, yes=True)
     result = sdk_exec(dag, cluster, detach_run=detach_run)
     report_job(result)

@@ -44,7 +44,7 @@ def _parse_infra(infra: str | None) -> tuple[str | None, str | None]:
     try:
         cloud, region, _ = parse_infra(infra)
     except Invalid as exc:
-        raise StixError(f"gpus list --infra: {exc.message}") from None
+        raise StixError(f"gpus list --infra: {exc.message}", hint=exc.hint) from None
     return cloud, region
 
 
@@ -210,6 +210,49 @@ def _check_infra(catalog: Any, cloud: str | None, region: str | None) -> None:
             )
 
 
+LIVE_HEADERS = ("GPU", "FREE", "TOTAL", "MAX_FREE_PER_NODE", "NODES", "REGION")
+
+
+def _live_gpus(cloud: str, region: str | None, accelerator: str | None, as_json: bool) -> bool:
+    """Print what a live cloud (``uses_catalog = False``) has free now.
+
+    :returns: False when the cloud reports nothing live (see
+        :meth:`stix.interfaces.Cloud.gpu_availability`); the catalogs answer then.
+    """
+    from stix.errors import StixError
+    from stix.plugins import get_registry
+    from stix.table import table_lines
+
+    try:
+        obj = get_registry().cloud(cloud)
+    except StixError:
+        return False  # not installed: the catalogs may still know it
+    rows = None if obj.uses_catalog else obj.gpu_availability(region)
+    if rows is None:
+        return False
+    if accelerator:
+        wanted = accelerator.partition(":")[0].lower()
+        rows = [r for r in rows if str(r["accelerator"]).lower() == wanted]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return True
+    if not rows:
+        where = f"{cloud}/{region}" if region else cloud
+        raise StixError(f"gpus list: no GPUs on {where} right now" + (
+            f" named {accelerator}" if accelerator else ""))  # fmt: skip
+    table = [
+        [str(r["accelerator"]), _count(r["free"]), _count(r["total"]), _count(r["max_per_node"]),
+         str(r["nodes"]), str(r.get("region") or "-")]
+        for r in rows
+    ]  # fmt: skip
+    lines = table_lines(table, LIVE_HEADERS)
+    if any(r.get("autoscaling") for r in rows):
+        names = ", ".join(sorted({str(r["accelerator"]) for r in rows if r.get("autoscaling")}))
+        lines.append(f"autoscaling node pools can add: {names} (not counted above)")
+    click.echo("\n".join(lines))
+    return True
+
+
 @click.group()
 def gpus() -> None:
     """Accelerators offered by every catalog, with prices.
@@ -246,8 +289,10 @@ def list_gpus(
     """
     from stix.catalog.files import warn_if_stale
 
-    catalog, installed = _catalog()
     cloud, region = _parse_infra(infra)
+    if cloud is not None and _live_gpus(cloud, region, accelerator, as_json):
+        return
+    catalog, installed = _catalog()
     _check_infra(catalog, cloud, region)
     warn_if_stale([cloud] if cloud else catalog.clouds, catalog.folders)
     if accelerator:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
 import click
 
+from stix.cli.params import MINUTES
 from stix.cli.task_options import load_entrypoint, task_options
 
 
@@ -32,6 +34,29 @@ def plan_dag(dag: Any, *, minimize: str = "cost", dryrun: bool = True) -> Any:
     return plan
 
 
+def check_launch_flags(kwargs: dict[str, Any]) -> None:
+    """Refuse a bad cluster name or ``--priority`` before anything is planned."""
+    from stix.errors import StixError
+
+    if kwargs.get("cluster") is not None:
+        from stix.sdk.locks import check_name
+
+        check_name(kwargs["cluster"])
+    priority = kwargs.get("priority")
+    if priority is not None:
+        text = priority.strip()
+        if re.fullmatch(r"[+-]?[0-9]+", text):
+            if len(text) > 6 or not -1000 <= int(text) <= 1000:
+                raise StixError(
+                    f"--priority: must be an integer from -1000 to 1000, got {text[:40]}"
+                )
+        elif text.lower() != "none" and not re.fullmatch(r"[a-zA-Z][-_.a-zA-Z0-9]{0,62}", text):
+            raise StixError(
+                f"--priority: expected an integer from -1000 to 1000, a priority class name"
+                f" or none, got {text[:40]!r}"
+            )
+
+
 @click.command()
 @click.argument("entrypoint", nargs=-1)
 @click.option("--cluster", "-c", "cluster", help="Cluster name (new or existing).")
@@ -42,7 +67,7 @@ def plan_dag(dag: Any, *, minimize: str = "cost", dryrun: bool = True) -> Any:
 @click.option(
     "--idle-minutes-to-autostop",
     "-i",
-    type=float,
+    type=MINUTES,
     help="Stop after N idle minutes (fractions allowed).",
 )
 @click.option("--wait-for", type=click.Choice(["jobs_and_ssh", "jobs", "none"]))
@@ -73,6 +98,10 @@ def launch(entrypoint: tuple[str, ...], **kwargs: Any) -> None:
         stix launch --gpus A100:8 --dryrun --json task.yaml
         stix launch -c dev --cpus 4+ 'python train.py'
     """
+    from stix.config import use_cli_overrides
+
+    use_cli_overrides(kwargs["config_overrides"])
+    check_launch_flags(kwargs)
     dag = load_entrypoint(entrypoint, kwargs, yes=kwargs["yes"] or kwargs["dryrun"])
     if kwargs["dryrun"]:
         from stix.optimizer.render import render, to_json

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from stix.cli.params import COUNT
+
 
 @click.group()
 def local() -> None:
@@ -18,7 +20,7 @@ def local() -> None:
 
 @local.command()
 @click.argument("cluster")
-@click.option("--node", type=int, default=None, help="Preempt only node I (0 = head).")
+@click.option("--node", type=COUNT, default=None, help="Preempt only node I (0 = head).")
 def preempt(cluster: str, node: int | None) -> None:
     """Simulate a spot preemption of CLUSTER (its node processes die, the nodes vanish).
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import click
 
+from stix.cli.params import COUNT, JOB_ID
+
 
 @click.command()
 @click.argument("cluster")
-@click.argument("job_ids", nargs=-1, type=int)
+@click.argument("job_ids", nargs=-1, type=JOB_ID)
 @click.option("--follow/--no-follow", default=True, help="Keep streaming until the job ends.")
 @click.option("--status", "status_only", is_flag=True, help="Exit 0 iff the job SUCCEEDED.")
-@click.option("--tail", type=int, default=0, help="Only the last N lines (0: all).")
+@click.option("--tail", type=COUNT, default=0, help="Only the last N lines (0: all).")
 @click.option("--sync-down", "-s", is_flag=True, help="Copy the job's log folder here.")
 def logs(
     cluster: str,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from stix.cli.down import confirm, for_each, resolve_clusters
+from stix.cli.params import MINUTES
 
 
 @click.command()
@@ -12,7 +13,7 @@ from stix.cli.down import confirm, for_each, resolve_clusters
 @click.option("--all", "-a", "all_clusters", is_flag=True, help="Every cluster.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
-    "--idle-minutes-to-autostop", "-i", type=float, help="Then stop after N idle minutes."
+    "--idle-minutes-to-autostop", "-i", type=MINUTES, help="Then stop after N idle minutes."
 )
 @click.option("--down", is_flag=True, help="Tear down instead of stopping when idle.")
 @click.option("--retry-until-up", "-r", is_flag=True, help="Accepted; start never fails over.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from stix.cli.down import confirm, for_each, resolve_clusters
+from stix.cli.params import COUNT
 
 
 @click.command()
@@ -13,7 +14,7 @@ from stix.cli.down import confirm, for_each, resolve_clusters
 @click.option("--all-users", "-u", is_flag=True, help="Accepted for compatibility.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--graceful", is_flag=True, hidden=True)
-@click.option("--graceful-timeout", type=int, hidden=True)
+@click.option("--graceful-timeout", type=COUNT, hidden=True)
 def stop(
     clusters: tuple[str, ...],
     all_clusters: bool,

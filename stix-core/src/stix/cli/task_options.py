@@ -64,12 +64,13 @@ def task_options(func: F) -> F:
 
 def _read_pairs_file(path: str, flag: str) -> dict[str, str | None]:
     from stix.errors import StixError
+    from stix.inputs import InputRefused, read_text
 
     out: dict[str, str | None] = {}
     try:
-        lines = Path(path).expanduser().read_text().splitlines()
-    except OSError as exc:
-        raise StixError(f"{flag} {path}: cannot read: {exc.strerror}") from exc
+        lines = read_text(path).splitlines()
+    except InputRefused as exc:
+        raise StixError(f"{flag} {path}: {exc.reason}") from None
     for number, raw in enumerate(lines, 1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -140,6 +141,14 @@ def _apply_infra(res: dict[str, Any], opts: Mapping[str, Any]) -> bool:
     from stix.task import values
 
     if opts.get("infra") is not None:
+        both = [k for k in ("cloud", "region", "zone") if opts.get(k) is not None]
+        if both:
+            from stix.errors import StixError
+
+            raise StixError(
+                f"--{both[0]}: cannot be combined with --infra",
+                hint=f"put it in --infra, e.g. --infra {opts['infra'].split('/')[0]}/REGION",
+            )
         for key in ("cloud", "region", "zone"):
             res.pop(key, None)
         res["infra"] = _none(opts["infra"])
@@ -226,11 +235,19 @@ def load_entrypoint(
 
     words = (entrypoint,) if isinstance(entrypoint, str) else tuple(entrypoint or ())
     text = " ".join(words).strip()
+    if words and not text:
+        from stix.errors import StixError
+
+        raise StixError(
+            "ENTRYPOINT: an empty command was given",
+            hint="pass a task YAML or a shell command, or no ENTRYPOINT at all",
+        )
     env = _overrides(opts, "env_file", "env", "--env")
     secret = _overrides(opts, "secret_file", "secret", "--secret")
     dag: Dag
     path = Path(text).expanduser() if text else None
-    if path is not None and path.is_file():
+    if path is not None and (path.is_file() or (path.exists() and not path.is_dir())):
+        # a FIFO or a device is refused by the bounded reader, never run as a command
         dag = load_dag(str(path), env_overrides=env, secret_overrides=secret)
     else:
         if text and _looks_like_yaml(text):

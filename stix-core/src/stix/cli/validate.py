@@ -48,6 +48,7 @@ def validate(
     from stix.cli.task_options import parse_pairs
     from stix.errors import StixError, TaskError
     from stix.policy import apply_policy
+    from stix.storage.confine import check_destinations
     from stix.task.loader import load_dag
 
     env_overrides = parse_pairs(envs, "--env")
@@ -67,6 +68,8 @@ def validate(
             continue
         try:
             dag = apply_policy(dag, "validate", dryrun=True)
+            for one in dag.tasks:
+                check_destinations(one)
         except StixError as exc:
             failed = True
             click.echo(f"Error: {file}: {exc.message}", err=True)

@@ -84,7 +84,7 @@ def _candidate(scope: Scope, task: Task, choice: int, o: Offer) -> Candidate:
         hourly_cost=o.hourly(use_spot) or 0.0,
         num_nodes=task.num_nodes,
         launchable=scope.launchable(o.cloud),
-        hint=scope.hint(o.cloud),
+        hint=scope.hint(o.cloud) or o.note,
         choice=choice,
         base=r,
     )

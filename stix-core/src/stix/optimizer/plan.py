@@ -21,7 +21,7 @@ class Candidate:
 
     ``hourly_cost`` is per node (spot price when ``use_spot``); ``launchable``
     is False when the cloud's plugin is not installed, and ``hint`` then says
-    how to install it. ``resources`` is the task's resources with every field
+    how to install it; for a launchable one, ``hint`` is the offer's ``note``. ``resources`` is the task's resources with every field
     the optimizer chose filled in. ``choice`` is the index of the task's
     resources candidate this came from.
     """
@@ -112,6 +112,8 @@ class Blocked:
         """The pattern blocking ``candidate`` at ``scope`` (zone, region or cloud)."""
         if scope == "cloud":
             return cls(candidate.cloud)
+        if scope == "instance_type":
+            return cls(candidate.cloud, candidate.region, candidate.zone, candidate.instance_type)
         if scope == "region" or candidate.zone is None:
             return cls(candidate.cloud, candidate.region, instance_type=None)
         return cls(candidate.cloud, candidate.region, candidate.zone)

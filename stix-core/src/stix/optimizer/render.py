@@ -28,7 +28,7 @@ def _task_table(tp: TaskPlan, color: bool) -> list[str]:
     rows_c = sorted(tp.considered, key=lambda c: (c.total_hourly_cost, c.cloud))
     if tp.task.resources_ordered:
         rows_c = sorted(tp.considered, key=lambda c: (c.choice, c.total_hourly_cost))
-    note = any(not c.launchable for c in rows_c)
+    note = any(not c.launchable or c.hint for c in rows_c)
     headers = (*HEADERS, "NOTE") if note else HEADERS
     rows: list[list[str]] = []
     chosen_row = -1

@@ -69,7 +69,12 @@ class Runner(abc.ABC):
 
 
 def runner_from_spec(spec: dict[str, Any]) -> Runner:
-    """Rebuild a runner saved with :meth:`Runner.to_spec` (kinds ``local`` and ``ssh``)."""
+    """Rebuild a runner saved with :meth:`Runner.to_spec`.
+
+    Kinds ``local`` and ``ssh`` are the core's; any other kind names the cloud whose
+    provisioner made the runner, and its ``runner_from_spec`` rebuilds it (pod exec
+    runners of ``kubernetes``, for example).
+    """
     kind = spec.get("kind")
     if kind == "local":
         from stix.runner.local import LocalRunner
@@ -79,9 +84,19 @@ def runner_from_spec(spec: dict[str, Any]) -> Runner:
         from stix.runner.ssh import SshRunner
 
         return SshRunner.from_spec(spec)
-    from stix.errors import ClusterError
+    from stix.errors import ClusterError, StixError
 
-    raise ClusterError(f"no command runner of kind {kind!r} is available")
+    runner = None
+    if isinstance(kind, str) and kind:
+        from stix.plugins import get_registry
+
+        try:
+            runner = get_registry().provisioner(kind).runner_from_spec(spec)
+        except StixError:
+            runner = None
+    if runner is None:
+        raise ClusterError(f"no command runner of kind {kind!r} is available")
+    return runner
 
 
 def run_parallel(fn: Callable[[T], Any], items: Sequence[T]) -> list[Any]:

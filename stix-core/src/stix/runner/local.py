@@ -34,9 +34,12 @@ class LocalRunner(Runner):
 
     def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ)
-        # A node has its own environment: the client's STIX settings do not leak in.
+        # A node has its own environment: the client's STIX settings do not leak in. Jobs
+        # get less still: the agent's daemon keeps only this machine's basics (see
+        # stix.agent.env.node_basics), so credentials used by setup commands stay out.
         for key in [k for k in env if k.startswith(("STIX_", "SKYPILOT_"))]:
-            env.pop(key)
+            if key != "STIX_CGROUP":  # how this machine contains processes is the node's too
+                env.pop(key)
         env["HOME"] = str(self.home)
         env[NODE_MARKER] = self.node_id
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
@@ -62,6 +65,10 @@ class LocalRunner(Runner):
             args = ["bash", "-c", argv]
         else:  # expand ``~/`` the way a remote shell would
             args = [str(self.home / a[2:]) if a.startswith("~/") else a for a in argv]
+        from stix.agent import contain
+
+        # Every process of the node lives in its cgroup (where the machine has one).
+        args = contain.wrap(contain.group(self.node_id, "agent"), args)
         if stream is None:
             proc = subprocess.run(
                 args,
@@ -97,19 +104,22 @@ class LocalRunner(Runner):
         return RunResult(code, "", err)
 
     def _dest(self, dest: str) -> Path:
-        if dest.startswith("~/"):
-            return self.home / dest[2:]
-        if dest == "~":
-            return self.home
-        path = Path(dest)
-        # Absolute paths map into the sandbox so that nodes stay isolated.
-        return self.home / path.relative_to("/") if path.is_absolute() else self.home / path
+        """``dest`` inside the sandbox (absolute paths map into it); never a way out.
+
+        :raises ClusterError: ``dest`` climbs out with ``..`` or through a symlink.
+        """
+        from stix.storage.confine import inside
+
+        try:
+            return inside(self.home, dest)
+        except ClusterError as exc:
+            raise ClusterError(f"node {self.name}: {exc}") from None
 
     def put(self, source: Path, dest: str) -> None:
         self._check_home()
         target = self._dest(dest)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
+        _replace_file(source, target)
 
     def sync(self, source: Path, dest: str, excludes: Sequence[str] = ()) -> None:
         self._check_home()
@@ -119,8 +129,10 @@ class LocalRunner(Runner):
         if not source.exists():
             raise ClusterError(f"node {self.name}: cannot sync {source}: no such file or folder")
         if source.is_file():
-            shutil.copy2(source, target)
+            _replace_file(source, target)
             return
+        if target.is_symlink():
+            target.unlink()  # a link planted on the node is replaced, never followed
         if shutil.which("rsync"):
             args = ["rsync", "-a"]
             args += [f"--exclude={pattern}" for pattern in excludes]
@@ -142,3 +154,10 @@ class LocalRunner(Runner):
 
     def python(self) -> str:
         return sys.executable
+
+
+def _replace_file(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target``; a symlink at ``target`` is replaced, not written through."""
+    if target.is_symlink():
+        target.unlink()
+    shutil.copy2(source, target)

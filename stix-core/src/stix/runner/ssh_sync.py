@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stix.errors import ClusterError
+from stix.storage.confine import SHELL_GUARD
 
 if TYPE_CHECKING:
     from stix.runner.ssh import SshRunner
@@ -41,7 +42,7 @@ _RECORD = (
 # argv: destination, octal mode; stdin: the file's bytes.
 _PUT = (
     'set -e; d="$1"; mkdir -p -- "$(dirname -- "$d")"; t="$d.stix-$$.tmp"; '
-    'cat > "$t"; chmod "$2" "$t"; mv -f -- "$t" "$d"'
+    'cat > "$t"; chmod "$2" "$t"; mv -fT -- "$t" "$d"'
 )
 # argv: folder; stdin: a gzipped tar of what the folder must hold (unpacked by python3,
 # which every node has, so no tar is needed there).
@@ -80,15 +81,15 @@ def put_file(runner: SshRunner, source: Path, dest: str, *, record: bool = False
         raise ClusterError(f"node {runner.name}: cannot upload {source}: not a file")
     mode = source.stat().st_mode & 0o7777
     if source.stat().st_size <= INLINE_LIMIT:
-        script = (_RECORD if record else "") + _PUT
+        script = SHELL_GUARD + (_RECORD if record else "") + _PUT
         runner.check_call(
             ["bash", "-c", script, "stix-put", _remote_arg(sftp_path(dest)), f"{mode:o}"],
             input=source.read_bytes(),
         )
         return
     remote = sftp_path(dest)
-    if record:
-        runner.check_call(["bash", "-c", _RECORD, "stix-record", _remote_arg(remote)])
+    script = SHELL_GUARD + (_RECORD if record else "")
+    runner.check_call(["bash", "-c", script, "stix-record", _remote_arg(remote)])
     runner.check_call(["mkdir", "-p", _remote_arg(_parent(remote))])
     tmp = f"{remote}.{uuid.uuid4().hex[:8]}.tmp"
     try:
@@ -126,10 +127,11 @@ def sync_path(runner: SshRunner, source: Path, dest: str, excludes: Sequence[str
         raise ClusterError(f"node {runner.name}: refusing to sync a folder onto {dest}")
     data = _pack_small(source, excludes)
     if data is not None:
-        script = _RECORD + _UNTAR
+        script = SHELL_GUARD + _RECORD + _UNTAR
         runner.check_call(["bash", "-c", script, "stix-sync", _remote_arg(remote)], input=data)
         return
-    runner.check_call(["bash", "-c", _RECORD, "stix-record", _remote_arg(remote)])
+    script = SHELL_GUARD + _RECORD
+    runner.check_call(["bash", "-c", script, "stix-record", _remote_arg(remote)])
     runner.check_call(["mkdir", "-p", _remote_arg(remote)])
     if shutil.which("rsync") and runner.has_rsync():
         _rsync(runner, source, remote, excludes)

@@ -156,6 +156,7 @@ def start(
     """Restart a stopped (or unhealthy) cluster in the same place, then its agent."""
     from stix.sdk.launch import restart_cluster
 
+    check_minutes(idle_minutes_to_autostop, "idle_minutes_to_autostop")
     with cluster_lock(cluster_name):
         store = _store()
         record = get_record(cluster_name, store)
@@ -170,6 +171,17 @@ def start(
     return record
 
 
+def check_minutes(value: float | None, what: str) -> None:
+    """Refuse NaN and infinite idle times before anything is changed.
+
+    :raises stix.errors.ClusterError: naming ``what``.
+    """
+    import math
+
+    if value is not None and (isinstance(value, bool) or not math.isfinite(value)):
+        raise ClusterError(f"{what} must be a finite number of minutes, got {value!r}")
+
+
 def autostop(
     cluster_name: str, idle_minutes: float | None = 5, *, down: bool = False, cancel: bool = False
 ) -> ClusterRecord:
@@ -181,6 +193,7 @@ def autostop(
     from stix.backend.handle import ClusterHandle
     from stix.backend.runtime import client
 
+    check_minutes(idle_minutes, "idle_minutes")
     if idle_minutes is not None and idle_minutes < 0:
         cancel = True
     with cluster_lock(cluster_name):  # re-entrant: launch/start may hold it

@@ -262,12 +262,18 @@ def launch(
     :param no_setup: skip ``setup``; ``fast``: skip it when nothing changed since last launch.
     """
     from stix.backend.default import setup_fingerprint, submit, sync_file_mounts, sync_workdir
+    from stix.sdk.clusters import check_minutes
 
+    check_minutes(idle_minutes_to_autostop, "idle_minutes_to_autostop")
     task = _validate(_as_task(task), "launch", cluster_name)
     name = check_name(cluster_name or generate_cluster_name())
+    from stix.backend.default import check_sources
+    from stix.storage.confine import check_destinations
     from stix.storage.mounts import check as check_buckets
 
-    check_buckets(task)  # a missing store plugin fails before any node is made
+    check_sources(task)  # a missing workdir or mount source fails before any node is made
+    check_destinations(task)  # so does a destination that leaves the node
+    check_buckets(task)  # and a missing store plugin
     store = ClusterStore()
     with cluster_lock(name):
         record = store.get(name)
@@ -345,10 +351,11 @@ def _can_autodown(record: ClusterRecord) -> bool:
 
 def exec(task: Any, cluster_name: str, *, detach_run: bool = False) -> LaunchResult:
     """Run ``task`` on an UP cluster: sync the workdir and submit (no provisioning or setup)."""
-    from stix.backend.default import submit, sync_workdir
+    from stix.backend.default import check_sources, submit, sync_workdir
     from stix.sdk.clusters import require_up
 
     task = _validate(_as_task(task), "exec", cluster_name)
+    check_sources(task, file_mounts=False)  # exec syncs only the workdir
     record = require_up(cluster_name)
     handle = ClusterHandle.from_dict(record.handle or {})
     sync_workdir(handle, task)

@@ -53,13 +53,27 @@ def cluster_lock(name: str) -> Iterator[None]:
         return
     folder = stix_home() / "locks"
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+    path = folder / f"{name}.lock"
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
+        try:  # the file is removed on release: holding a removed inode is no lock
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    try:
         depths[name] = 1
         try:
             yield
         finally:
             depths.pop(name, None)
     finally:
+        # Unlink while still holding it, so lock files never pile up in the state folder;
+        # a waiter on the old inode sees it is gone and opens a fresh one.
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
         os.close(fd)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from stix.agent.db import header_problem
+from stix.errors import StateError
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -133,24 +139,79 @@ def _raw_connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+RECOVER_HINT = "run: stix state recover (it keeps a copy of the damaged file)"
+
+
+def damaged(path: Path, why: str) -> StateError:
+    """The one-line error for a damaged state file."""
+    return StateError(f"{path} is damaged ({why}); {RECOVER_HINT}", path=str(path))
+
+
+def _create(path: Path) -> None:
+    """Create a complete, migrated database at ``path`` atomically (never a half-made one).
+
+    A state file that exists is then always one STIX finished writing: an empty or
+    truncated one is damage, not a new database.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.new")
+    conn = _raw_connect(tmp)
+    try:
+        _migrate(conn)
+    finally:
+        conn.close()
+    try:
+        os.link(tmp, path)  # fails when another process created it first: use theirs
+    except FileExistsError:
+        pass
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+        return
+    _import_sqlite_utils()
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
+    with write(conn):
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, migrate in enumerate(MIGRATIONS[version:], start=version + 1):
+            migrate(db)
+            conn.execute(f"PRAGMA user_version = {number}")
+
+
 def connect(path: Path | None = None) -> sqlite3.Connection:
     """Open the state database (rows as ``sqlite3.Row``), migrating it first when needed.
 
     Migrations run through sqlite-utils under an exclusive write lock; an up-to-date
     database is opened with the standard library only, which keeps ``stix status`` fast.
-    """
-    conn = _raw_connect(path or state_path())
-    conn.row_factory = sqlite3.Row
-    if conn.execute("PRAGMA user_version").fetchone()[0] < len(MIGRATIONS):
-        _import_sqlite_utils()
-        import sqlite_utils
+    A leftover write-ahead log (a crash, or another process using the file) makes the
+    open run ``PRAGMA quick_check`` first.
 
-        db = sqlite_utils.Database(conn)
-        with write(conn):
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            for number, migrate in enumerate(MIGRATIONS[version:], start=version + 1):
-                migrate(db)
-                conn.execute(f"PRAGMA user_version = {number}")
+    :raises StateError: the file is damaged (naming it and ``stix state recover``); a
+        damaged file is never written to.
+    """
+    path = path or state_path()
+    wal = Path(f"{path}-wal")
+    if not path.exists() and not wal.exists():
+        _create(path)
+    problem = header_problem(path)
+    if problem:
+        raise damaged(path, problem)
+    try:
+        conn = _raw_connect(path)
+        conn.row_factory = sqlite3.Row
+        if wal.exists() and wal.stat().st_size > 0:
+            result = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if result != "ok":
+                conn.close()
+                raise damaged(path, f"quick_check: {result}")
+        _migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        raise damaged(path, str(exc)) from None
     return conn
 
 

@@ -203,11 +203,13 @@ def prepare(mount: BucketMount, cluster: str, region: str | None, cloud: str | N
 
 
 def node_path(runner: Runner, dest: str) -> str:
-    """``dest`` as the node's shell sees it (local sandboxes keep absolute paths inside)."""
+    """``dest`` as the node's shell sees it (local sandboxes keep every path inside)."""
     from stix.runner.local import LocalRunner
 
-    if isinstance(runner, LocalRunner) and dest.startswith("/"):
-        return str(runner.home / dest.lstrip("/"))
+    if isinstance(runner, LocalRunner):
+        from stix.storage.confine import inside
+
+        return str(inside(runner.home, dest))
     return dest
 
 
@@ -232,6 +234,12 @@ def run_on_nodes(mount: BucketMount, runners: list[Runner]) -> None:
             script = mount.store.node_commands(mount.url, dest, mount.mode)
         except Exception as exc:
             raise _fail(mount.field, mount.mode, exc) from exc
+        from stix.runner.local import LocalRunner
+
+        if not isinstance(runner, LocalRunner):  # local paths were confined by node_path
+            from stix.storage.confine import guarded
+
+            script = guarded(dest, script)
         result = runner.run(["bash", "-s"], input=script)
         if not result.ok:
             lines = [ln for ln in clean(result.stderr).splitlines() if ln.strip()]

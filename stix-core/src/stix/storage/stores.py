@@ -87,14 +87,21 @@ def url_store_name(url: str) -> str | None:
 def store_for_url(url: str, field: str) -> Any:
     """The store whose ``url_schemes`` match ``url``.
 
+    URLs that no scheme prefix can tell apart (Azure Blob's
+    ``https://<account>.blob.core.windows.net/...``) go to the store registered under
+    the name :func:`url_store_name` gives them (``azure``).
+
     :raises StixError: no installed store serves the URL's scheme.
     """
-    for obj in _stores().values():
+    found = _stores()
+    for obj in found.values():
         schemes = getattr(obj, "url_schemes", ()) or ()
         if any(url.startswith(s) for s in schemes):
             return _instance(obj)
     known = url_store_name(url)
     if known is not None:
+        if known in found:
+            return _instance(found[known])
         raise _missing(known, field)
     scheme = url.split("://", 1)[0]
     raise StixError(f"{field}: no installed store serves {scheme}:// URLs")

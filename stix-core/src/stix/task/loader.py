@@ -6,7 +6,6 @@ Every problem becomes ``stix.errors.TaskError`` with field path, file and line.
 from __future__ import annotations
 
 import os
-from pathlib import Path as FsPath
 from typing import Any
 
 from stix.errors import TaskError
@@ -34,16 +33,13 @@ def read_source(source: Any) -> tuple[list[Document], str | None]:
     if isinstance(source, list):
         return [Document(doc, None) for doc in source], None
     if isinstance(source, os.PathLike) or (isinstance(source, str) and _looks_like_path(source)):
-        path = FsPath(os.fspath(source))
+        from stix.inputs import InputRefused, read_text
+
         name = str(source)
         try:
-            text = path.expanduser().read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise TaskError("file not found", file=name) from None
-        except IsADirectoryError:
-            raise TaskError("is a directory, not a YAML file", file=name) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TaskError(f"cannot read the file: {exc}", file=name) from None
+            text = read_text(os.fspath(source))
+        except InputRefused as exc:
+            raise TaskError(exc.reason, file=name) from None
         return _parse_text(text, name), name
     if isinstance(source, str):
         return _parse_text(source, None), None

@@ -16,6 +16,7 @@ from stix.task.problems import Invalid, check_keys, require_mapping, type_name
 from stix.task.service import PoolSpec, ServiceSpec
 from stix.task.storage import Storage, check_mount_path, parse_file_mount
 from stix.task.taskconfig import parse_config
+from stix.task.values import brief
 
 TASK_KEYS = (
     "name",
@@ -40,6 +41,8 @@ TASK_KEYS = (
     "file_mounts_mapping",
     "_metadata",
 )
+MAX_NAME_LENGTH = 256
+MAX_NUM_NODES = 10_000  # a cloud may allow fewer (Cloud.unsupported); local: local.max_nodes
 NAME_RE = re.compile(r"[a-zA-Z0-9]+(?:[._-]{1,2}[a-zA-Z0-9]+)*")
 ENV_KEY_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 SECRET_KEY_RE = re.compile(r"(?:(?:personal|workspace|global)\.)?[a-zA-Z_][a-zA-Z0-9_]*")
@@ -135,7 +138,13 @@ def _scalar_text(value: Any, what: str) -> str:
         raise Invalid(f"{what} must be a string, got {type_name(value)}")
     if isinstance(value, bool):
         return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except ValueError:  # an integer too long to print
+        raise Invalid(f"{what} is a number too long to use as text") from None
+    if "\x00" in text:
+        raise Invalid(f"{what} must not contain a NUL byte")
+    return text
 
 
 def parse_envs(raw: Any, overrides: dict[str, str]) -> dict[str, str]:
@@ -144,11 +153,16 @@ def parse_envs(raw: Any, overrides: dict[str, str]) -> dict[str, str]:
     out: dict[str, str | None] = {}
     for key, value in data.items():
         if not isinstance(key, str) or not ENV_KEY_RE.fullmatch(key):
-            raise Invalid(f"invalid env name {key!r}", ("envs", key))
-        out[key] = None if value is None else _scalar_text(value, "env value")
+            raise Invalid(f"invalid env name {brief(key)}", ("envs", key))
+        try:
+            out[key] = None if value is None else _scalar_text(value, "env value")
+        except Invalid as exc:
+            raise exc.under(("envs", key)) from None
     for key, value in overrides.items():
         if not ENV_KEY_RE.fullmatch(key):
-            raise Invalid(f"invalid env name {key!r} in --env", ("envs",))
+            raise Invalid(f"invalid env name {brief(key)} in --env", ("envs",))
+        if "\x00" in value:
+            raise Invalid(f"--env {key}: the value must not contain a NUL byte", ("envs", key))
         out[key] = value
     for key, value in out.items():
         if value is None:
@@ -178,15 +192,21 @@ def parse_secrets(raw: Any, overrides: dict[str, str]) -> dict[str, str | None]:
                 out[_secret_name(key[len(SECRET_PREFIX) :], where)] = None
                 continue
             name = _secret_name(key, where)
-            out[name] = None if value is None else _scalar_text(value, "secret value")
+            try:
+                out[name] = None if value is None else _scalar_text(value, "secret value")
+            except Invalid as exc:
+                raise exc.under(where) from None
     for key, value in overrides.items():
-        out[_secret_name(key, ("secrets",))] = value
+        name = _secret_name(key, ("secrets",))
+        if "\x00" in value:
+            raise Invalid(f"--secret {name}: the value must not contain a NUL byte", ("secrets",))
+        out[name] = value
     return out
 
 
 def _secret_name(name: Any, where: tuple[Any, ...]) -> str:
     if not isinstance(name, str) or not SECRET_KEY_RE.fullmatch(name):
-        raise Invalid(f"invalid secret name {name!r}", where)
+        raise Invalid(f"invalid secret name {brief(name)}", where)
     return name
 
 
@@ -240,8 +260,12 @@ def parse_name(raw: Any) -> str | None:
     """Task name: alphanumerics joined by at most two of ``._-``."""
     if raw is None:
         return None
+    if isinstance(raw, str) and len(raw) > MAX_NAME_LENGTH:
+        raise Invalid(f"name is {len(raw)} characters long; at most {MAX_NAME_LENGTH} are allowed")
     if not isinstance(raw, str) or not NAME_RE.fullmatch(raw):
-        raise Invalid(f"invalid name {raw!r}; use letters and digits joined by '.', '_' or '-'")
+        raise Invalid(
+            f"invalid name {brief(raw)}; use letters and digits joined by '.', '_' or '-'"
+        )
     return raw
 
 
@@ -267,7 +291,9 @@ def parse_num_nodes(raw: Any) -> int:
     if raw is None:
         return 1
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
-        raise Invalid(f"num_nodes must be an integer >= 1, got {raw!r}")
+        raise Invalid(f"num_nodes must be an integer >= 1, got {brief(raw)}")
+    if raw > MAX_NUM_NODES:
+        raise Invalid(f"must be at most {MAX_NUM_NODES} nodes, got {brief(raw)}")
     return raw
 
 
@@ -348,9 +374,9 @@ def check_service_rules(task: Task) -> None:
         raise Invalid("a task cannot have both 'service' and 'pool'", ("pool",))
     if task.service is None:
         return
+    # Candidates may mix spot and on-demand (SkyPilot loads such services); which one a
+    # replica gets is the serving layer's policy, not a load-time rule.
     spots = {bool(r.use_spot) for r in task.resources}
-    if len(spots) > 1:
-        raise Invalid("a service's resources must be all spot or all on-demand", ("resources",))
     for r in task.resources:
         if r.job_recovery is not None:
             raise Invalid("job_recovery is not allowed for services", ("resources", "job_recovery"))
@@ -360,7 +386,7 @@ def check_service_rules(task: Task) -> None:
         or policy.dynamic_ondemand_fallback is not None
         or policy.spot_placer is not None
     )
-    if needs_spot and spots != {True}:
+    if needs_spot and True not in spots:
         raise Invalid(
             "on-demand fallback and spot_placer need 'use_spot: true' in resources",
             ("service", "replica_policy"),

@@ -161,6 +161,24 @@ class Resources:
         """Every port to open, expanded from the normalised ranges."""
         return values.ports_to_list(self.ports)
 
+    def docker_image(self, region: str | None = None) -> str | None:
+        """The image of ``image_id: docker:<image>``, or None for a VM image or no image.
+
+        Used by container clouds' provisioners (RunPod, Vast, Kubernetes), whose
+        nodes run the task's image. A mapping ``{region: image}`` gives the entry
+        for ``region``, else its only entry.
+
+        :param region: the region being provisioned.
+        """
+        image = self.image_id
+        if isinstance(image, dict):
+            image = image.get(region or "") or (
+                next(iter(image.values())) if len(image) == 1 else None
+            )
+        if isinstance(image, str) and image.startswith("docker:"):
+            return image[len("docker:") :].strip() or None
+        return None
+
     @property
     def is_launchable(self) -> bool:
         """True when cloud and instance type are both known."""

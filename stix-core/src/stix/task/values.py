@@ -23,8 +23,12 @@ for _i, _p in enumerate(("b", "k", "m", "g", "t", "p")):
 _GIB_PER_UNIT[""] = 1.0
 
 _NUMBER = r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+MAX_DISK_GB = 64 * 1024  # 64 TiB, the largest volume the big clouds offer
+MAX_ACCELERATORS = 1024  # per node; counts below 1 are fractions of one device
+_MEMORY_FORM = re.compile(r"^[0-9]+(?:\.[0-9]+)?\s*[kmgtp]?i?b?\+?$", re.IGNORECASE)
 _SIZE_RE = re.compile(rf"^{_NUMBER}\s*([a-z]*)$")
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION_SECONDS = 10 * 366 * 86400
 
 
 def fmt_number(value: float) -> str:
@@ -65,7 +69,7 @@ def parse_cpus(value: Any) -> str | None:
     except ValueError:
         raise Invalid(f"invalid cpus {value!r}; use a number such as 4 or '4+'") from None
     if not math.isfinite(number) or number <= 0:
-        raise Invalid(f"cpus must be > 0, got {value!r}")
+        raise Invalid(f"cpus must be a finite number > 0, got {brief(value)}")
     return fmt_number(number) + ("+" if plus else "")
 
 
@@ -75,8 +79,8 @@ def parse_size_gib(text: str, field: str, original: Any) -> float:
     if not match or match.group(2) not in _GIB_PER_UNIT:
         raise Invalid(f"invalid {field} {original!r}; use a number of GB such as 16 or '16GB'")
     number = float(match.group(1)) * _GIB_PER_UNIT[match.group(2)]
-    if number <= 0:
-        raise Invalid(f"{field} must be > 0, got {original!r}")
+    if not math.isfinite(number) or number <= 0:
+        raise Invalid(f"{field} must be a finite size > 0, got {brief(original)}")
     return number
 
 
@@ -90,9 +94,9 @@ def parse_memory(value: Any) -> str | None:
         try:
             ratio = float(lowered[:-1])
         except ValueError:
-            raise Invalid(f"invalid memory {value!r}") from None
-        if ratio <= 0:
-            raise Invalid(f"memory must be > 0, got {value!r}")
+            raise Invalid(f"invalid memory {brief(value)}") from None
+        if not math.isfinite(ratio) or ratio <= 0:
+            raise Invalid(f"memory must be a finite number > 0, got {brief(value)}")
         return fmt_number(ratio) + "x"
     gib = parse_size_gib(text, "memory", value)
     return fmt_number(gib) + ("+" if plus else "")
@@ -108,7 +112,9 @@ def parse_disk_size(value: Any) -> int | None:
         )
     gib = parse_size_gib(str(value), "disk_size", value)
     if not gib.is_integer():
-        raise Invalid(f"disk_size must be a whole number of GB, got {value!r}")
+        raise Invalid(f"disk_size must be a whole number of GB, got {brief(value)}")
+    if gib > MAX_DISK_GB:
+        raise Invalid(f"disk_size must be at most {MAX_DISK_GB} GB (64 TiB), got {brief(value)}")
     return int(gib)
 
 
@@ -124,30 +130,50 @@ def parse_duration_minutes(value: Any, field: str) -> int:
 
 
 def _parse_duration(value: Any, field: str, default_unit: str) -> int:
+    seconds = _duration_seconds(value, field, default_unit)
+    if seconds > MAX_DURATION_SECONDS:
+        raise Invalid(f"{field} must be at most ten years, got {brief(value)}")
+    return seconds
+
+
+def _duration_seconds(value: Any, field: str, default_unit: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
-            raise Invalid(f"{field} must be >= 0, got {value}")
+            raise Invalid(f"{field} must be >= 0, got {brief(value)}")
         return value * _DURATION_UNITS[default_unit]
     if not isinstance(value, str):
         raise Invalid(f"{field} must be a number or a duration like '30m', got {type_name(value)}")
-    match = re.match(r"^([0-9]+)\s*([smhdw]?)$", value.strip().lower())
+    match = re.match(r"^([0-9]{1,12})\s*([smhdw]?)$", value.strip().lower())
     if not match:
-        raise Invalid(f"invalid {field} {value!r}; use e.g. 30, '30s', '5m', '2h', '1d' or '1w'")
+        raise Invalid(
+            f"invalid {field} {brief(value)}; use e.g. 30, '30s', '5m', '2h', '1d' or '1w'"
+        )
     unit = match.group(2) or default_unit
     return int(match.group(1)) * _DURATION_UNITS[unit]
+
+
+def brief(value: Any, limit: int = 40) -> str:
+    """``repr`` of a value cut to ``limit`` characters, for one-line messages."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        return f"<an integer of over {limit} digits>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _parse_count(raw: Any, spec: Any) -> int | float:
     if raw is None:
         return 1
-    if isinstance(raw, bool):
-        raise Invalid(f"invalid accelerator count in {spec!r}")
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise Invalid(f"invalid accelerator count in {brief(spec)}")
     try:
         number = float(raw)
-    except (TypeError, ValueError):
-        raise Invalid(f"invalid accelerator count in {spec!r}") from None
-    if not math.isfinite(number) or number <= 0:
-        raise Invalid(f"accelerator count must be > 0 in {spec!r}")
+    except (TypeError, ValueError, OverflowError):
+        raise Invalid(f"invalid accelerator count in {brief(spec)}") from None
+    if not math.isfinite(number) or number <= 0 or number > MAX_ACCELERATORS:
+        raise Invalid(
+            f"accelerator count must be > 0 and at most {MAX_ACCELERATORS} in {brief(spec)}"
+        )
     return count_value(number)
 
 
@@ -160,8 +186,12 @@ def parse_accelerator_string(spec: str) -> tuple[str, int | float]:
     if sep and re.match(r"^-?[0-9.]+$", tail.strip()):
         name = name.strip()
         if not name:
-            raise Invalid(f"invalid accelerator {spec!r}")
+            raise Invalid(f"invalid accelerator {brief(spec)}")
         return name, _parse_count(tail.strip(), spec)
+    if sep and not _MEMORY_FORM.match(tail.strip()):
+        # ``A100:abc``, ``A100:nan``: a count that is no number, not part of the name
+        # (names with a colon are the memory forms, ``nvidia:80GB+``)
+        raise Invalid(f"invalid accelerator count {tail.strip()!r} in {brief(spec)}")
     return text, 1
 
 
@@ -180,7 +210,7 @@ def parse_accelerators(value: Any) -> tuple[list[tuple[str, int | float] | None]
         items: list[tuple[str, int | float] | None] = []
         for name, raw in value.items():
             if not isinstance(name, str) or not name.strip():
-                raise Invalid(f"invalid accelerator name {name!r}")
+                raise Invalid(f"invalid accelerator name {brief(name)}")
             if isinstance(raw, str) and raw.strip() == "":
                 raw = None
             if raw is None:  # flow-set form: {A100:1, V100} has null values
@@ -221,7 +251,9 @@ def parse_ports(value: Any) -> tuple[str, ...] | None:
             piece = piece.strip()
             match = re.match(r"^([0-9]+)(?:\s*-\s*([0-9]+))?$", piece)
             if not match:
-                raise Invalid(f"invalid port {piece!r}; use 8080, '8000-8010' or a list")
+                raise Invalid(f"invalid port {brief(piece)}; use 8080, '8000-8010' or a list")
+            if max(len(g or "") for g in match.groups()) > 5:
+                raise Invalid(f"port {brief(piece)} is outside 1-65535")
             low = int(match.group(1))
             high = int(match.group(2)) if match.group(2) else low
             ranges.append(_port_range(low, high, piece))
@@ -286,15 +318,18 @@ def parse_infra(value: Any) -> tuple[str | None, str | None, str | None]:
     """``"aws/us-east-1/us-east-1a"`` -> (cloud, region, zone); ``*`` segments mean any."""
     if not isinstance(value, str) or not value.strip():
         raise Invalid(f"infra must be a string like 'aws/us-east-1', got {type_name(value)}")
-    text = value.strip().strip("/")
+    text = value.strip()
+    text = text[:-1] if text.endswith("/") else text
     head, _, rest = text.partition("/")
+    if not head.strip():
+        raise Invalid(f"invalid infra {value!r}; use cloud[/region[/zone]], e.g. aws/us-east-1")
     cloud = normalise_cloud(head)
     if cloud in ("kubernetes", "ssh"):
         # a Kubernetes context (or SSH node pool) may itself contain slashes
         region = rest or None
         return cloud, (None if region == "*" else region), None
     parts = rest.split("/") if rest else []
-    if len(parts) > 2:
+    if len(parts) > 2 or any(not part.strip() for part in parts):
         raise Invalid(f"invalid infra {value!r}; use cloud[/region[/zone]]")
     region = parts[0] if parts else None
     zone = parts[1] if len(parts) > 1 else None
@@ -312,7 +347,11 @@ def normalise_cloud(name: Any) -> str | None:
     lowered = name.strip().lower()
     if lowered in ("", "*"):
         return None
-    return _CLOUD_ALIASES.get(lowered, lowered)
+    cloud = _CLOUD_ALIASES.get(lowered, lowered)
+    from stix.task.clouds import check_cloud
+
+    check_cloud(cloud)
+    return cloud
 
 
 def format_infra(cloud: str | None, region: str | None, zone: str | None) -> str | None:

@@ -1,6 +1,8 @@
 """Read task YAML keeping node positions (for error lines), and dump it back.
 
 Duplicate keys are rejected; positions are looked up only when an error needs a line.
+Aliases may not expand a document by more than ``MAX_ALIAS_NODES`` nodes ("billion
+laughs"), and integers are limited to ``MAX_INT_DIGITS`` digits, before anything is built.
 """
 
 from __future__ import annotations
@@ -10,6 +12,10 @@ from typing import Any
 import yaml
 
 from stix.task.problems import Invalid, Path
+
+MAX_ALIAS_NODES = 100_000
+MAX_INT_DIGITS = 1000
+_INT_TAG = "tag:yaml.org,2002:int"
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -73,6 +79,7 @@ def read_documents(text: str) -> list[Document]:
             node = loader.get_node()
             if node is None:
                 continue
+            check_node(node)
             data = loader.construct_document(node)
             if data is None:
                 continue
@@ -82,13 +89,78 @@ def read_documents(text: str) -> list[Document]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or str(exc)
+        problem = " ".join((exc.problem or str(exc)).split())
         raise YamlSyntaxError(f"invalid YAML: {problem}", line) from None
-    except yaml.YAMLError as exc:
-        raise YamlSyntaxError(f"invalid YAML: {exc}", None) from None
+    except yaml.YAMLError as exc:  # e.g. a control character the reader refuses
+        raise YamlSyntaxError(f"invalid YAML: {' '.join(str(exc).split())}", None) from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # a value PyYAML cannot build
+        raise YamlSyntaxError(f"invalid YAML value: {exc}", None) from None
     finally:
         loader.dispose()
     return docs
+
+
+def read_one(text: str) -> Any:
+    """The data of a single-document YAML (None when empty), with the same bounds."""
+    docs = read_documents(text)
+    if len(docs) > 1:
+        raise YamlSyntaxError("expected one YAML document, found several", None)
+    return docs[0].data if docs else None
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def check_node(root: Any) -> None:
+    """Refuse alias expansion past ``MAX_ALIAS_NODES``, alias cycles and huge integers.
+
+    Aliases share one node in the composed graph, so the expanded size is summed over
+    distinct nodes (each visited once) rather than by walking the expansion.
+    """
+    unique: set[int] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in unique:
+            continue
+        unique.add(id(node))
+        if (
+            isinstance(node, yaml.ScalarNode)
+            and node.tag == _INT_TAG
+            and len(node.value) > MAX_INT_DIGITS
+        ):
+            raise YamlSyntaxError(
+                f"an integer of {len(node.value)} digits is too long", node.start_mark.line + 1
+            )
+        pending.extend(_children(node))
+    bound = len(unique) + MAX_ALIAS_NODES
+    size: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_nodes.discard(key)
+            size[key] = 1 + sum(size[id(child)] for child in _children(node))
+            if size[key] > bound:
+                raise YamlSyntaxError(
+                    f"YAML aliases expand to more than {MAX_ALIAS_NODES} extra nodes",
+                    node.start_mark.line + 1,
+                )
+            continue
+        if key in size:
+            continue
+        if key in open_nodes:
+            raise YamlSyntaxError("a YAML alias refers to itself", node.start_mark.line + 1)
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in size)
 
 
 def line_of(node: Any, path: Path) -> int | None:
@@ -128,4 +200,14 @@ def dump_yaml(data: Any) -> str:
     )
 
 
-__all__ = ["Document", "Invalid", "YamlSyntaxError", "dump_yaml", "line_of", "read_documents"]
+__all__ = [
+    "MAX_ALIAS_NODES",
+    "Document",
+    "Invalid",
+    "YamlSyntaxError",
+    "check_node",
+    "dump_yaml",
+    "line_of",
+    "read_documents",
+    "read_one",
+]

@@ -27,8 +27,9 @@ class CloudContract:
     """Inherited tests that pin down what every cloud plugin must do.
 
     ``cloud_name``: the name users write in YAML. ``entry_module``: the module
-    named by the plugin's entry point. ``sdk_modules``: top-level modules of
-    the cloud's SDK, which importing the entry module must not import.
+    named by the plugin's entry point. ``sdk_modules``: modules of the cloud's
+    SDK (top-level or dotted names), which neither importing the entry module
+    nor calling its registration hooks may import.
     """
 
     cloud_name: ClassVar[str]
@@ -66,9 +67,29 @@ class CloudContract:
         out = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         ).stdout
-        loaded = {name.split(".")[0] for name in json.loads(out)}
+        names = json.loads(out)
+        loaded = {*names, *(name.split(".")[0] for name in names)}
         heavy = {"boto3", "botocore", "google", "azure", "kubernetes", *self.sdk_modules}
         assert not (loaded & heavy), f"entry module imports {sorted(loaded & heavy)}"
+
+    def test_registration_hooks_do_not_import_sdk(self) -> None:
+        """``stix plugins`` and ``stix --help`` call every registration hook: still no SDK."""
+        code = (
+            "import importlib, json, sys\n"
+            f"mod = importlib.import_module({self.entry_module!r})\n"
+            "made = []\n"
+            "for name in sorted(dir(mod)):\n"
+            "    if name.startswith('register_') and name != 'register_commands':\n"
+            "        getattr(mod, name)(register=made.append)\n"
+            "print(json.dumps(sorted(sys.modules)))\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        names = json.loads(out)
+        loaded = {*names, *(name.split(".")[0] for name in names)}
+        heavy = {"boto3", "botocore", "google", "azure", "kubernetes", *self.sdk_modules}
+        assert not (loaded & heavy), f"registration hooks import {sorted(loaded & heavy)}"
 
     def test_unsupported_names_the_cloud(self, cloud: Cloud) -> None:
         from stix.task import Resources

@@ -1,6 +1,7 @@
 """What one local sandbox node can use: the host's CPUs, memory and GPUs.
 
-GPUs come from ``nvidia-smi`` when present. ``$STIX_LOCAL_GPUS`` (``NAME:COUNT``)
+GPUs come from ``nvidia-smi`` when present. How many nodes fit: ``local.max_nodes`` in the
+config, else four per CPU (at least 16), since every node is a set of real processes. ``$STIX_LOCAL_GPUS`` (``NAME:COUNT``)
 declares simulated accelerators instead, so that GPU scheduling is testable anywhere.
 """
 
@@ -76,3 +77,13 @@ def host_capacity() -> Capacity:
     else:
         acc = _nvidia()
     return Capacity(_cpus(), _memory_gib(), acc[0], acc[1], acc[2])
+
+
+def max_nodes() -> int:
+    """Most sandbox nodes one local cluster may have (``local.max_nodes``, else 4 per CPU)."""
+    from stix.config import load_config
+
+    configured = load_config().get("local.max_nodes")
+    if configured is not None:
+        return int(configured)
+    return max(16, 4 * int(_cpus()))

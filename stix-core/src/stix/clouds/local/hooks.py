@@ -32,6 +32,18 @@ class LocalCloud(Cloud):
         cpus = os.cpu_count() or 1
         return CheckResult(True, f"this machine ({cpus} CPUs, Python {sys.version.split()[0]})")
 
+    def unsupported(self, resources: Resources, num_nodes: int) -> str | None:
+        """Also refuse more nodes than this machine holds (``local.max_nodes``)."""
+        from stix.clouds.local.capacity import max_nodes
+
+        limit = max_nodes()
+        if num_nodes > limit:
+            return (
+                f"local: this machine holds at most {limit} sandbox nodes, {num_nodes} asked"
+                " (raise local.max_nodes in the config to allow more)"
+            )
+        return super().unsupported(resources, num_nodes)
+
     def live_offers(self, resources: Resources, num_nodes: int) -> list[Offer]:
         """One free offer shaped like this machine, when it satisfies ``resources``."""
         from stix.catalog.offer import Offer

@@ -142,6 +142,25 @@ class LocalProvisioner(Provisioner):
             for i in info.instances
         ]
 
+    def list_clusters(self) -> list[dict[str, Any]]:
+        """Every sandbox cluster under ``$STIX_HOME/local`` (the name from its head's agent)."""
+        import json
+
+        root = sandbox.clusters_root()
+        out: list[dict[str, Any]] = []
+        for folder in sorted(root.iterdir()) if root.is_dir() else []:
+            if not sandbox.node_dirs(folder.name):
+                continue
+            agent = folder / "node-0" / "home" / ".stix_agent" / "cluster.json"
+            try:
+                name = json.loads(agent.read_text()).get("cluster_name")
+            except (OSError, ValueError):
+                name = None
+            out.append(
+                {"cluster_name": name, "cluster_name_on_cloud": folder.name, "region": REGION}
+            )
+        return out
+
     def autostop_commands(self, cluster_name: str) -> dict[str, list[str]]:
         """What the head's agent runs when autostop fires (stop or down through the SDK)."""
         from stix.config import stix_home

@@ -1,8 +1,9 @@
 """On-disk layout of local sandbox nodes and the process control that stops them.
 
 ``$STIX_HOME/local/<cluster_name_on_cloud>/node-<i>/`` holds ``home/`` (the node's
-``~``) and ``node.json`` (status, ip, spot). Every process of a node carries
-``STIX_NODE_ID=<node dir>`` in its environment, which is how stop finds them.
+``~``) and ``node.json`` (status, ip, spot). Every process of a node runs in the node's
+cgroup (:mod:`stix.agent.contain`, where the machine allows) and carries
+``STIX_NODE_ID=<node dir>`` in its environment; stop ends both.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from stix.agent import procs
+from stix.agent import contain, procs
 from stix.runner.local import NODE_MARKER
 
 
@@ -76,21 +77,46 @@ def node_pids(node: Path) -> list[int]:
 
 
 def kill_node(node: Path, grace: float = 1.0) -> None:
-    """Stop every process of ``node``: SIGTERM, a short grace period, then SIGKILL."""
+    """Stop every process of ``node``: SIGTERM, a short grace period, then SIGKILL.
+
+    The node's cgroup (where the machine has one) holds every process it started, even
+    those that cleared their environment; the marker scan catches the rest.
+    """
+    group = contain.group(str(node))
+    if group and contain.pids(group):
+        contain.signal_group(group, signal.SIGTERM)
+        deadline = time.time() + grace
+        while time.time() < deadline and any(procs.alive(p) for p in contain.pids(group)):
+            time.sleep(0.05)
+    contain.kill_group(group)
+    # Without cgroups: the marked processes and all their descendants (the agent is a
+    # subreaper, so a job's orphans are among them), remembered across rounds because
+    # descendants re-parent to init once their subreaper dies.
+    seen: dict[int, str | None] = {}
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0), (signal.SIGKILL, 2.0)):
-        pids = node_pids(node)
-        if not pids:
+        found = node_pids(node)
+        if not found and not _live(seen):
             # A process in the middle of exec shows an empty environ for a moment:
             # only a second empty scan means the node has no process left.
             time.sleep(0.05)
-            pids = node_pids(node)
-            if not pids:
-                return
+            found = node_pids(node)
+        for pid in list(found):
+            found.extend(contain.descendants(pid))
+        for pid in found:
+            if pid != os.getpid():
+                seen.setdefault(pid, procs.start_time(pid))
+        pids = _live(seen)
+        if not pids:
+            return
         for pid in pids:
             try:
                 os.kill(pid, sig)
             except (ProcessLookupError, PermissionError):
                 pass
         deadline = time.time() + wait
-        while time.time() < deadline and any(procs.alive(pid) for pid in pids):
+        while time.time() < deadline and _live(seen):
             time.sleep(0.05)
+
+
+def _live(seen: dict[int, str | None]) -> list[int]:
+    return [pid for pid, started in seen.items() if procs.alive(pid, started)]

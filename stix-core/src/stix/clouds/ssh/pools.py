@@ -136,15 +136,19 @@ def parse_pools(data: Any, source: str = POOLS_FILE) -> dict[str, Pool]:
 
 def load_pools(path: Path | None = None) -> dict[str, Pool]:
     """Every pool in the pools file (empty when the file does not exist)."""
-    import yaml
+    from stix.inputs import InputRefused, read_text
+    from stix.task.yamlio import YamlSyntaxError, read_one
 
     path = path or pools_path()
     if not path.exists():
         return {}
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})")
+        data = read_one(read_text(path))
+    except InputRefused as exc:
+        raise ConfigError(f"{path}: {exc.reason}") from None
+    except YamlSyntaxError as exc:
+        where = f"{path}:{exc.line}" if exc.line is not None else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({exc.message})") from None
     return parse_pools(data, str(path))
 
 

@@ -36,8 +36,31 @@ for pyz in sorted(glob.glob(os.path.join(agent, "agent-*.pyz")))[-1:]:
         subprocess.run([sys.executable, "-S", pyz, "shutdown"], capture_output=True, timeout=60)
     except Exception:
         pass
+try:  # the node's cgroup (stix.agent.contain): whatever left its group or environment
+    import hashlib, time
+    mount = [ln.split()[1] for ln in open("/proc/mounts") if ln.split()[2:3] == ["cgroup2"]][0]
+    node_id = hashlib.sha1(("home:" + home).encode()).hexdigest()[:16]
+    group = os.path.join(mount, "stix", "n-" + node_id)
+    for _ in range(100):
+        found = []
+        for folder, _dirs, _files in os.walk(group):
+            found += open(os.path.join(folder, "cgroup.procs")).read().split()
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.05)
+    for folder, _dirs, _files in sorted(os.walk(group), key=lambda w: -len(w[0])):
+        os.rmdir(folder)
+except (OSError, IndexError):
+    pass
+sessions = set()  # every rank starts as a session leader; what stayed in it goes too
 for path in glob.glob(os.path.join(agent, "pids", "*")):
     try:
+        sessions.add(int(open(path).read().strip()))
         os.killpg(int(open(path).read().strip()), signal.SIGKILL)
     except (OSError, ValueError):
         pass
@@ -49,10 +72,11 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
             continue
         env = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
         cmdline = open("/proc/%s/cmdline" % pid, "rb").read()
-    except OSError:
+        sid = int(open("/proc/%s/stat" % pid).read().rsplit(")", 1)[-1].split()[4])
+    except (OSError, ValueError, IndexError):
         continue
     master = cmdline.startswith(b"ssh") and mux in cmdline  # "ssh: <socket> [mux]"
-    if master or any(e.startswith(b"SKYPILOT_TASK_ID=") and tag in e for e in env):
+    if master or sid in sessions or any(e.startswith(b"SKYPILOT_TASK_ID=") and tag in e for e in env):
         try:
             os.kill(int(pid), signal.SIGKILL)
         except OSError:
@@ -207,6 +231,18 @@ class SshProvisioner(Provisioner):
         if len(runners) > 1:
             install_head_access(runners, cluster_key(cno))
         return runners  # the core writes the ssh config entries (stix.sshconfig)
+
+    def list_clusters(self) -> list[dict[str, Any]]:
+        """Every cluster holding hosts of a pool (from the pool allocation file)."""
+        with allocation.locked_state(write=False) as state:
+            return [
+                {
+                    "cluster_name": a.get("cluster"),
+                    "cluster_name_on_cloud": cno,
+                    "region": a["pool"],
+                }
+                for cno, a in sorted(state["allocations"].items())
+            ]
 
     def query_instances(
         self, cluster_name_on_cloud: str, region: str | None

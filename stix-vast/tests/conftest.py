@@ -1,0 +1,45 @@
+"""Fixtures for the Vast.ai tests: a fake Vast.ai API on loopback backed by harness nodes.
+
+The plugin's real HTTP client talks to :class:`vast_fakes.FakeVastApi` through
+``STIX_VAST_API_URL``; nothing is patched. No test reads the user's real
+``~/.vast_api_key`` or ``$VAST_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+from harness.fixtures import cloud, cloud_nodes
+from vast_fakes import API_KEY, FakeVastApi
+
+__all__ = ["cloud", "cloud_nodes"]
+
+
+@pytest.fixture(autouse=True)
+def _no_real_vast(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("VAST_API_KEY", raising=False)
+    monkeypatch.setenv("STIX_VAST_API_URL", "http://127.0.0.1:9/api/v0")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+
+
+@pytest.fixture
+def fake_vast(
+    cloud: object, stix_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FakeVastApi]:
+    """The fake API with a key in the environment and ``ssh_user`` set to the harness user."""
+    with FakeVastApi(cloud) as api:  # type: ignore[arg-type]
+        monkeypatch.setenv("STIX_VAST_API_URL", api.api_url)
+        monkeypatch.setenv("VAST_API_KEY", API_KEY)
+        settings = {"vast": {"ssh_user": cloud.user, "wait_seconds": 60}}  # type: ignore[attr-defined]
+        (stix_home / "config.yaml").write_text(yaml.safe_dump(settings))
+        yield api
+        assert not api.instances, f"instances left on the fake: {sorted(api.instances)}"
+        assert not api.keys, f"SSH keys left on the fake: {sorted(api.keys)}"
+        assert not api.errors, api.errors[0]

@@ -1,0 +1,113 @@
+"""The whole path on the fake Vast.ai API: search offers -> rent one -> SSH -> job -> stop/start -> down.
+
+The instance's container is a harness node (see :mod:`vast_fakes`); the real
+``stix`` CLI runs in a subprocess and the plugin's HTTP client talks to the fake.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from stix.testing.e2e import cluster_status, run_stix, write_task
+from vast_fakes import FakeVastApi
+
+pytestmark = pytest.mark.e2e
+
+
+def test_job_runs_on_the_cheapest_offer_then_stop_start_and_down(
+    fake_vast: FakeVastApi, cloud: Any, tmp_path: Path
+) -> None:
+    task = write_task(
+        tmp_path,
+        resources={
+            "infra": "vast/SE",
+            "accelerators": "RTX4090:1",
+            "image_id": "docker:nvidia/cuda:12.4.1-runtime-ubuntu22.04",
+            "ports": 8080,
+        },
+        run='echo "vast job as $(whoami)" | tee ~/out.txt',
+    )
+    proc = run_stix("launch", "-y", "-c", "va", task)
+    assert f"vast job as {cloud.user}" in proc.stdout + proc.stderr
+    ((offer_id, body),) = fake_vast.creates
+    offer = fake_vast.offers[offer_id]
+    assert (offer["gpu_name"], offer["num_gpus"], offer["geolocation"]) == (
+        "RTX 4090",
+        1,
+        "Somewhere, SE",
+    )
+    assert offer["dph_total"] == 0.37  # the cheaper of the two Swedish offers
+    assert body["image"] == "nvidia/cuda:12.4.1-runtime-ubuntu22.04"
+    assert body["env"] == {"-p 8080:8080": "1"} and "price" not in body
+    assert cluster_status("va") == "UP"
+
+    run_stix("stop", "-y", "va")
+    assert cluster_status("va") == "STOPPED"
+    run_stix("start", "-y", "va")
+    assert cluster_status("va") == "UP"
+    again = run_stix("exec", "va", "cat ~/out.txt")
+    assert "vast job as" in again.stdout + again.stderr
+
+    run_stix("down", "-y", "va")
+    assert not fake_vast.instances and not fake_vast.keys and cloud.assigned() == []
+    assert fake_vast.offers[offer_id]["rentable"]
+
+
+def test_an_offer_taken_since_the_search_moves_to_the_next_offer(
+    fake_vast: FakeVastApi, cloud: Any, tmp_path: Path
+) -> None:
+    cheapest = min(
+        (
+            o
+            for o in fake_vast.offers.values()
+            if o["gpu_name"] == "A100 SXM4" and o["num_gpus"] == 2
+        ),
+        key=lambda o: o["dph_total"],
+    )
+    fake_vast.race_taken = {cheapest["id"]}
+    task = write_task(
+        tmp_path, resources={"infra": "vast/US", "accelerators": "A100-80GB:2"}, run="echo got-one"
+    )
+    proc = run_stix("launch", "-y", "-c", "race", task)
+    assert "got-one" in proc.stdout + proc.stderr
+    tried = [oid for oid, _ in fake_vast.creates]
+    assert tried[0] == cheapest["id"] and len(tried) == 2
+    assert f"offer {cheapest['id']} was taken; trying the next offer" in proc.stderr
+    (inst,) = fake_vast.instances.values()
+    assert inst["offer_id"] == tried[1]
+    run_stix("down", "-y", "race")
+
+
+def test_interruptible_bids_and_capacity_in_one_country_fails_over(
+    fake_vast: FakeVastApi, cloud: Any, tmp_path: Path
+) -> None:
+    cloud.faults.stockout("US")
+    task = write_task(
+        tmp_path,
+        resources={"infra": "vast", "accelerators": "RTX4090:1", "use_spot": True},
+        run="echo bid-won",
+    )
+    proc = run_stix("launch", "-y", "-c", "bid", task)
+    assert "bid-won" in proc.stdout + proc.stderr
+    (inst,) = fake_vast.instances.values()
+    assert inst["is_bid"] and not inst["geolocation"].endswith("US")
+    placed = fake_vast.offers[inst["offer_id"]]
+    assert fake_vast.creates[-1][1]["price"] == placed["min_bid"]
+    assert fake_vast.searches[-1]["type"] == "bid"
+    cloud.preempt(str(inst["id"]))  # outbid: Vast stops an interruptible instance
+    assert cluster_status("bid") == "STOPPED"
+    run_stix("down", "-y", "bid")
+
+
+def test_no_credit_says_so_and_leaves_nothing(
+    fake_vast: FakeVastApi, cloud: Any, tmp_path: Path
+) -> None:
+    cloud.faults.over_quota("US", "SE", "TW", "DE")
+    task = write_task(
+        tmp_path, resources={"infra": "vast", "accelerators": "RTX4090:1"}, run="true"
+    )
+    proc = run_stix("launch", "-y", "-c", "broke", task, check=False)
+    assert proc.returncode == 1 and "lacks credit" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(fake_vast.creates) == 1
