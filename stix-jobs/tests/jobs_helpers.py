@@ -125,6 +125,10 @@ def cleanup() -> None:
     home = controller_home()
     if home is not None:
         sandbox.kill_node(home.parent.parent, grace=0.2)  # the controller node: home/.stix
+        with on_controller():  # job clusters on other clouds go through their provisioner
+            for record in ClusterStore().all():
+                if record.cloud != "local":
+                    down(record.name, purge=True)
         for cluster in (home / "local").glob("*") if (home / "local").is_dir() else []:
             for node in cluster.glob("node-*"):
                 sandbox.kill_node(node, grace=0.2)

@@ -18,6 +18,8 @@ from typing import Any
 from stix.errors import ClusterError, JobError, StixError
 
 DEFAULT_AUTOSTOP_MINUTES = 10.0
+# Environment the controller process gets from the submitting client (cloud SDK settings).
+FORWARDED_ENV = ("AWS_", "AZURE_", "GOOGLE_", "CLOUDSDK_", "KUBECONFIG", "RUNPOD_", "LAMBDA_")
 _pushed: dict[str, str] = {}  # controller cluster -> digest of the config last given to it
 
 
@@ -139,7 +141,11 @@ class Controller:
             f"while true; do {python} -m stix_jobs.controller && break; "
             "echo 'controller exited; restarting' >&2; sleep 1; done"
         )
-        sdk_exec(Task(name="jobs-controller", run=run), controller_name(), detach_run=True)
+        # The controller launches clusters on the user's clouds: it needs their credentials
+        # and endpoints from this environment, passed as secrets (never logged or shown).
+        forwarded = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
+        task = Task(name="jobs-controller", run=run, secrets=forwarded)
+        sdk_exec(task, controller_name(), detach_run=True)
 
     def ensure_running(self) -> None:
         if not self.call("ping")["alive"]:
