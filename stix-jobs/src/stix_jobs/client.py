@@ -143,7 +143,9 @@ class Controller:
         )
         # The controller launches clusters on the user's clouds: it needs their credentials
         # and endpoints from this environment, passed as secrets (never logged or shown).
-        forwarded = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
+        forwarded: dict[str, str | None] = {
+            k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)
+        }
         task = Task(name="jobs-controller", run=run, secrets=forwarded)
         sdk_exec(task, controller_name(), detach_run=True)
 
