@@ -46,3 +46,19 @@ def test_jobs_without_setup_go_straight_to_running(make_cluster):
     [job_id] = cluster.submit({"run": "sleep 1"})
     cluster.wait_status(job_id, "RUNNING")
     assert cluster.wait(job_id)["status"] == "SUCCEEDED"
+
+
+def test_zipapp_builds_race_free_across_threads(tmp_path):
+    """Several threads of one process (a jobs controller launching clusters) build at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from stix.agent.build import build_zipapp
+
+    dest = tmp_path / "agent.pyz"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        paths = list(pool.map(lambda _: build_zipapp(dest), range(16)))
+    assert set(paths) == {dest}
+    import zipfile
+
+    assert "stix_agent/cli.py" in zipfile.ZipFile(dest).namelist()
+    assert not list(tmp_path.glob("*.tmp"))

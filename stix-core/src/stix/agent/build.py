@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import zipfile
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def build_zipapp(dest: Path | str) -> Path:
     """Write the agent zipapp to ``dest`` (atomically) and return the path."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".%d.tmp" % os.getpid())
+    # per process and thread: a controller launches many clusters at once from threads
+    tmp = dest.with_name(f"{dest.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("__main__.py", "#!/usr/bin/env python3\n" + _MAIN)
         for path in _sources():

@@ -1,0 +1,1 @@
+"""Managed jobs for STIX."""
