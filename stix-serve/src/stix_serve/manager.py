@@ -355,11 +355,20 @@ class ServiceManager:
                     return states.FAILED_PROBING
             elif now - started > probe.initial_delay:
                 return states.FAILED_INITIAL_DELAY
-            if not ok or time.monotonic() - last_check > check_every:
+            # A replica that stops answering after it was ready is checked at once (killed
+            # or preempted?); one still starting only as often as its setup may fail.
+            due = time.monotonic() - last_check > check_every
+            if due or (not ok and replica.status == states.NOT_READY):
                 last_check = time.monotonic()
-                end = await asyncio.to_thread(replica_clusters.health, replica.cluster)
-                if end is not None:
-                    return end
+                verdict = await asyncio.to_thread(replica_clusters.health, replica.cluster)
+                if verdict is not None and ok:
+                    # it still answers its probe: believe a bad verdict only when it repeats
+                    await asyncio.sleep(1)
+                    verdict = await asyncio.to_thread(replica_clusters.health, replica.cluster)
+                if verdict is not None:
+                    self.log.info("replica %s: %s", replica.rid, verdict[1])
+                    self.store.update_replica(self.name, replica.rid, message=verdict[1])
+                    return verdict[0]
             try:
                 await asyncio.wait_for(replica.stop.wait(), probe.interval)
             except asyncio.TimeoutError:

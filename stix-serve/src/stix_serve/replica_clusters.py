@@ -76,8 +76,8 @@ def address(cluster: str) -> tuple[str, str]:
     return record.handle["ips"][0], infra
 
 
-def health(cluster: str) -> str | None:
-    """None while the replica's cluster and job are alive; else the replica's end state.
+def health(cluster: str) -> tuple[str, str] | None:
+    """None while the replica's cluster and job are alive; else (end state, why).
 
     A cluster the cloud no longer has (or that is not UP) was preempted; a job that
     ended means the service's own process failed.
@@ -90,11 +90,12 @@ def health(cluster: str) -> str | None:
     except StixError:
         return None  # the cloud did not answer: judge again later
     if not records or records[0].status != "UP":
-        return states.PREEMPTED
+        found = records[0].status if records else "gone"
+        return states.PREEMPTED, f"cluster {cluster} is {found}"
     try:
         jobs = sdk.queue(cluster)
     except StixError:
         return None
     if jobs and jobs[0].get("status") in ENDED_JOB:
-        return states.FAILED
+        return states.FAILED, f"job {jobs[0].get('job_id')} ended {jobs[0].get('status')}"
     return None

@@ -5,7 +5,7 @@ writes from the user's own ``serve:`` section:
 
     serve:
       autoscaler: {decision_interval_seconds: 20, qps_window_seconds: 60}
-      replica_check_interval_seconds: 10   # how often a replica's cluster and job are checked
+      replica_check_interval_seconds: 20   # how often a replica's cluster and job are checked
       controller:
         resources: {cloud: local}          # where the controller cluster runs
         autostop: 10                       # idle minutes before the controller stops
@@ -123,7 +123,7 @@ class ControllerSettings:
 
     decision_interval_seconds: float = 20.0
     qps_window_seconds: float = 60.0
-    replica_check_seconds: float = 10.0
+    replica_check_seconds: float = 20.0
     idle_exit_seconds: float = 60.0
     tick_seconds: float = 0.5
 
@@ -137,6 +137,6 @@ def controller_settings() -> ControllerSettings:
             config.get("serve.autoscaler.decision_interval_seconds", 20)
         ),
         qps_window_seconds=float(config.get("serve.autoscaler.qps_window_seconds", 60)),
-        replica_check_seconds=float(config.get("serve.replica_check_interval_seconds", 10)),
+        replica_check_seconds=float(config.get("serve.replica_check_interval_seconds", 20)),
         idle_exit_seconds=float(config.get("serve.controller.idle_exit_seconds", 60)),
     )
