@@ -18,15 +18,23 @@ REPLICA = os.environ.get("SKYPILOT_SERVE_REPLICA_ID", "?")
 MESSAGE = os.environ.get("MESSAGE", "hello")
 
 
+def ready() -> bool:
+    return time.monotonic() - STARTED >= float(os.environ.get("READY_AFTER", "0"))
+
+
 async def index(request: web.Request) -> web.Response:
+    if not ready():  # traffic before the probe passed: the test counts these
+        return web.Response(status=500, text="not ready yet\n")
     return web.Response(text=f"{MESSAGE} from {REPLICA}\n")
 
 
 async def health(request: web.Request) -> web.Response:
-    ready = time.monotonic() - STARTED >= float(os.environ.get("READY_AFTER", "0"))
-    if request.method == "POST" and (await request.json()).get("probe") != "yes":
-        return web.Response(status=400)
-    return web.Response(status=200 if ready else 503, text="ok\n" if ready else "warming up\n")
+    if request.method == "POST":  # the probe with post_data and headers
+        if (await request.json()) != {"probe": "yes"} or request.headers.get("X-Probe") != "1":
+            return web.Response(status=400, text="bad probe\n")
+    if not ready():
+        return web.Response(status=503, text="warming up\n")
+    return web.Response(text="ok\n")
 
 
 async def pid(request: web.Request) -> web.Response:

@@ -75,7 +75,19 @@ def ready_count(name: str, count: int, version: int | None = None) -> object:
 
 def test_readiness_gates_traffic_then_down_leaves_nothing(home: Path, tmp_path: Path) -> None:
     # the app answers / with 500 until READY_AFTER: the LB must not send traffic before
-    task = service_yaml(tmp_path, "gated", service={"replicas": 1}, envs={"READY_AFTER": "4"})
+    probe = {
+        "path": "/health",
+        "post_data": {"probe": "yes"},
+        "headers": {"X-Probe": "1"},
+        "initial_delay_seconds": 60,
+        "endpoint_probe_interval_seconds": 1,
+    }
+    task = service_yaml(
+        tmp_path,
+        "gated",
+        service={"replicas": 1, "readiness_probe": probe},
+        envs={"READY_AFTER": "4"},
+    )
     result = sdk.up(task, "gated")
     endpoint = result["endpoint"]
     assert endpoint.startswith("http://127.")
