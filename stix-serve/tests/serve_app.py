@@ -29,9 +29,11 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
-    if request.method == "POST":  # the probe with post_data and headers
-        if (await request.json()) != {"probe": "yes"} or request.headers.get("X-Probe") != "1":
-            return web.Response(status=400, text="bad probe\n")
+    # the probe with post_data and headers
+    if request.method == "POST" and (
+        (await request.json()) != {"probe": "yes"} or request.headers.get("X-Probe") != "1"
+    ):
+        return web.Response(status=400, text="bad probe\n")
     if not ready():
         return web.Response(status=503, text="warming up\n")
     return web.Response(text="ok\n")

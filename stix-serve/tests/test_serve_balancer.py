@@ -275,3 +275,86 @@ def test_tls_endpoint(tmp_path: Path) -> None:
             await app.cleanup()
 
     run(main)
+
+
+async def raw_exchange(port: int, data: bytes) -> bytes:
+    """Send raw bytes to the load balancer and read until it closes the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    await writer.drain()
+    out = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return out
+
+
+def test_http1_framing_edge_cases() -> None:
+    """Chunked request bodies, HEAD, 204, bodies ending with the connection, kept replica
+    connections, and requests that could smuggle another one are refused."""
+
+    async def main() -> None:
+        peers: set[object] = set()
+
+        async def echo(request: web.Request) -> web.Response:
+            peers.add(request.transport)
+            body = await request.read()
+            return web.Response(
+                body=body, headers={"X-TE": request.headers.get("Transfer-Encoding", "")}
+            )
+
+        async def empty(request: web.Request) -> web.Response:
+            return web.Response(status=204)
+
+        async def to_end(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")  # HTTP/1.1 with neither length nor chunks
+            writer.write(b"HTTP/1.1 200 OK\r\n\r\nuntil the end")
+            await writer.drain()
+            writer.close()
+
+        app, url = await start_app(
+            [web.post("/echo", echo), web.get("/empty", empty), *named("plain")]
+        )
+        end_port = free_port()
+        raw = await asyncio.start_server(to_end, "127.0.0.1", end_port)
+        lb = LoadBalancer()
+        lb.set_ready([url])
+        port = free_port()
+        await lb.start("127.0.0.1", port)
+        try:
+            chunked = (
+                b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                b"Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+            )
+            out = await raw_exchange(port, chunked)
+            assert out.startswith(b"HTTP/1.1 200") and out.endswith(b"hello world")
+            assert b"X-TE: \r\n" in out  # forwarded with a Content-Length instead
+
+            smuggle = (
+                b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\n\r\n"
+            )
+            assert (await raw_exchange(port, smuggle)).startswith(b"HTTP/1.1 400")
+            twice = b"POST /echo HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"
+            assert (await raw_exchange(port, twice)).startswith(b"HTTP/1.1 400")
+            bad_te = b"POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"
+            assert (await raw_exchange(port, bad_te)).startswith(b"HTTP/1.1 501")
+
+            head = await raw_exchange(port, b"HEAD / HTTP/1.1\r\nConnection: close\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n")
+            none = await raw_exchange(port, b"GET /empty HTTP/1.1\r\nConnection: close\r\n\r\n")
+            assert none.startswith(b"HTTP/1.1 204")
+            lb.set_ready([f"http://127.0.0.1:{end_port}"])
+            end = await raw_exchange(port, b"GET /end HTTP/1.1\r\n\r\n")
+            assert end.endswith(b"until the end") and b"Connection: close" in end
+            lb.set_ready([url])
+
+            async with aiohttp.ClientSession() as client:
+                for i in range(5):
+                    async with client.post(f"http://127.0.0.1:{port}/echo", data=b"%d" % i) as r:
+                        assert await r.read() == b"%d" % i
+            assert len(peers) <= 2  # the replica connection was kept between requests
+        finally:
+            await lb.stop()
+            await app.cleanup()
+            raw.close()
+
+    run(main)

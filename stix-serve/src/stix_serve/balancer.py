@@ -15,40 +15,26 @@ import ssl
 import time
 from collections.abc import Callable
 
-import aiohttp
-from aiohttp import web
-
+from stix_serve import http1
 from stix_serve.autoscaler import RequestRate
+from stix_serve.http1 import BadMessage, ClientGone, Head, UpstreamBroke
 
 log = logging.getLogger("stix_serve.lb")
 
-# Headers that belong to one connection and must not be forwarded (RFC 9110 7.6.1).
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
 MAX_ATTEMPTS = 3
-# Failures that happen before a replica answered: safe to try another replica.
-RETRYABLE = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
-
-
-class ClientGone(Exception):
-    """The client went away mid-response; nothing more can be sent to it."""
-
-    def __init__(self, response: web.StreamResponse) -> None:
-        super().__init__("client disconnected")
-        self.response = response
+MAX_BODY = 1024**3
+IDLE_PER_REPLICA = 64
+# Read replicas in large pieces: fewer system calls per streamed megabyte.
+UPSTREAM_BUFFER = 1024 * 1024
+REASONS = {
+    400: "Bad Request",
+    413: "Content Too Large",
+    431: "Request Header Fields Too Large",
+    501: "Not Implemented",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
+}
 
 
 class RoundRobin:
@@ -112,8 +98,26 @@ def ssl_context(certfile: str, keyfile: str) -> ssl.SSLContext:
     return context
 
 
+class Connection:
+    """One open connection to a replica (kept for reuse between requests)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.reused = False
+
+    def usable(self) -> bool:
+        return not self.writer.transport.is_closing() and not self.reader.at_eof()
+
+    def close(self) -> None:
+        self.writer.transport.abort()
+
+
 class LoadBalancer:
-    """One service's endpoint. The replica manager calls :meth:`set_ready` as replicas change."""
+    """One service's endpoint. The replica manager calls :meth:`set_ready` as replicas change.
+
+    A relay at the HTTP/1.1 framing level: heads are parsed and rewritten, bodies are
+    copied as they arrive, chunked ones frame by frame as sent, never re-encoded.
+    """
 
     def __init__(
         self,
@@ -128,14 +132,20 @@ class LoadBalancer:
         self.rate = rate or RequestRate()
         self.stream_timeout = stream_timeout
         self.access_log = access_log
-        self.session: aiohttp.ClientSession | None = None
-        self.runner: web.AppRunner | None = None
+        self.server: asyncio.AbstractServer | None = None
+        self.idle: dict[str, list[Connection]] = {}
+        self.clients: set[asyncio.StreamWriter] = set()
+        self.addresses: dict[str, tuple[str, int, bytes]] = {}
 
     # routing state ---------------------------------------------------------
 
     def set_ready(self, urls: list[str]) -> None:
         """Replace the set of replicas that may receive new requests."""
         self.policy.set_urls(sorted(urls))
+        for url in list(self.idle):
+            if url not in urls:
+                for conn in self.idle.pop(url):
+                    conn.close()
 
     @property
     def ready_urls(self) -> list[str]:
@@ -147,35 +157,76 @@ class LoadBalancer:
     # server ----------------------------------------------------------------
 
     async def start(self, host: str, port: int, context: ssl.SSLContext | None = None) -> None:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None, enable_cleanup_closed=True)
-        self.session = aiohttp.ClientSession(
-            connector=connector,
-            auto_decompress=False,
-            timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=10, sock_read=self.stream_timeout
-            ),
-            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+        self.server = await asyncio.start_server(
+            self._serve_client, host, port, ssl=context, reuse_address=True, limit=http1.MAX_HEAD
         )
-        app = web.Application(client_max_size=1024**3)
-        app.router.add_route("*", "/{tail:.*}", self.handle)
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port, ssl_context=context, reuse_address=True)
-        await site.start()
 
     async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
+        if self.server is not None:
+            self.server.close()
+            for writer in list(self.clients):
+                writer.transport.abort()
+            await self.server.wait_closed()
+            self.server = None
+        for conns in self.idle.values():
+            for conn in conns:
+                conn.close()
+        self.idle.clear()
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        self.rate.add(time.time())
+    async def _serve_client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.clients.add(writer)
+        peer = writer.get_extra_info("peername")
+        client_ip = (peer[0] if peer else "").encode()
+        try:
+            while True:
+                data = await http1.read_head(reader)
+                if data is None:
+                    break
+                head = http1.parse_head(data, request=True)
+                if (head.get(b"expect") or b"").lower() == b"100-continue":
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                if head.chunked:
+                    body = await http1.read_chunked(reader, MAX_BODY)
+                elif head.length:
+                    if head.length > MAX_BODY:
+                        raise BadMessage("request body too large", 413)
+                    body = await reader.readexactly(head.length)
+                else:
+                    body = b""
+                self.rate.add(time.time())
+                if not await self.handle(head, body, writer, client_ip) or head.close:
+                    break
+        except BadMessage as exc:
+            self._reply(writer, exc.status, str(exc), close=True)
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            self.clients.discard(writer)
+            try:
+                await writer.drain()
+            except ConnectionError:
+                pass
+            writer.close()
+
+    def _reply(
+        self, writer: asyncio.StreamWriter, status: int, text: str, close: bool = False
+    ) -> None:
+        body = f"stix serve: {text}\n".encode()
+        head = (
+            f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+            + ("Connection: close\r\n" if close else "")
+            + "\r\n"
+        )
+        writer.write(head.encode() + body)
+
+    async def handle(
+        self, head: Head, body: bytes, writer: asyncio.StreamWriter, client_ip: bytes
+    ) -> bool:
+        """Proxy one request; False when the client connection must end."""
         started = time.monotonic()
-        body = await request.read() if request.body_exists else None
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         tried: set[str] = set()
         error = "no ready replica"
         for _ in range(MAX_ATTEMPTS):
@@ -185,71 +236,146 @@ class LoadBalancer:
             tried.add(url)
             self.inflight[url] = self.inflight.get(url, 0) + 1
             try:
-                response = await self._forward(request, url, headers, body)
-            except ClientGone as gone:
-                self._log(request, 499, url, started)
-                return gone.response
-            except RETRYABLE as exc:
-                error = f"replica {url} failed: {type(exc).__name__}"
-                log.info("retrying %s %s elsewhere: %s", request.method, request.path_qs, error)
+                status, keep = await self._forward(url, head, body, writer, client_ip)
+            except UpstreamBroke:
+                error = f"replica {url} did not answer"
+                log.info("retrying %s elsewhere: %s", head.first[1][:200], error)
                 continue
+            except ClientGone:
+                self._log(head, 499, url, started)
+                return False
             finally:
                 self.inflight[url] -= 1
-            self._log(request, response.status, url, started)
-            return response
+            self._log(head, status, url, started)
+            return keep
         status = 503 if not tried else 502
-        self._log(request, status, None, started)
-        return web.Response(status=status, text=f"stix serve: {error}\n")
+        self._reply(writer, status, error)
+        self._log(head, status, None, started)
+        return True
+
+    def _address(self, url: str) -> tuple[str, int, bytes]:
+        found = self.addresses.get(url)
+        if found is None:
+            hostport = url.split("://", 1)[1].rstrip("/")
+            host, _, port = hostport.rpartition(":")
+            found = self.addresses[url] = (host, int(port), hostport.encode())
+        return found
+
+    async def _connection(self, url: str) -> Connection:
+        pool = self.idle.get(url)
+        while pool:
+            conn = pool.pop()
+            if conn.usable():
+                conn.reused = True
+                return conn
+            conn.close()
+        host, port, _ = self._address(url)
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, limit=UPSTREAM_BUFFER), 10
+            )
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise UpstreamBroke() from exc
+        return Connection(reader, writer)
+
+    def _request_bytes(self, url: str, head: Head, body: bytes, client_ip: bytes) -> bytes:
+        method, target = head.first[0], head.first[1]
+        lines = [method + b" " + target + b" HTTP/1.1", b"Host: " + self._address(url)[2]]
+        for name, value in head.headers:
+            key = name.lower()
+            if key in http1.HOP_BY_HOP or key in (
+                b"host",
+                b"content-length",
+                b"transfer-encoding",
+                b"expect",
+            ):
+                continue
+            lines.append(name + b": " + value)
+        lines.append(b"X-Forwarded-For: " + client_ip)
+        if body or method in (b"POST", b"PUT", b"PATCH"):
+            lines.append(b"Content-Length: " + str(len(body)).encode())
+        return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
     async def _forward(
-        self, request: web.Request, url: str, headers: dict[str, str], body: bytes | None
-    ) -> web.StreamResponse:
-        assert self.session is not None
-        async with self.session.request(
-            request.method,
-            url + request.rel_url.path_qs,
-            headers=headers,
-            data=body,
-            allow_redirects=False,
-        ) as upstream:
-            out = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-            for key, value in upstream.headers.items():
-                if key.lower() not in HOP_BY_HOP:
-                    out.headers.add(key, value)
-            length = upstream.headers.get("Content-Length")
-            chunked = "chunked" in upstream.headers.get("Transfer-Encoding", "").lower()
-            if length is not None and not chunked:
-                out.content_length = int(length)
-            else:
-                out.enable_chunked_encoding()
-            try:
-                await out.prepare(request)
-            except ConnectionError as exc:
-                raise ClientGone(out) from exc
-            # From here the client has the status line: a failure can no longer be retried.
-            try:
-                async for chunk in upstream.content.iter_any():
-                    try:
-                        await out.write(chunk)
-                    except ConnectionError as exc:
-                        raise ClientGone(out) from exc
-            except RETRYABLE as exc:
-                log.info("stream from %s broke: %s", url, type(exc).__name__)
-                transport = request.transport
-                if transport is not None:
-                    transport.abort()  # the client sees a cut stream, not a short success
-                return out
-            try:
-                await out.write_eof()
-            except ConnectionError as exc:
-                raise ClientGone(out) from exc
-            return out
+        self, url: str, head: Head, body: bytes, writer: asyncio.StreamWriter, client_ip: bytes
+    ) -> tuple[int, bool]:
+        """Send the request to ``url`` and relay the answer: (status, keep client open).
 
-    def _log(self, request: web.Request, status: int, url: str | None, started: float) -> None:
+        :raises UpstreamBroke: the replica failed before the first byte reached the client.
+        :raises ClientGone: the client left.
+        """
+        request = self._request_bytes(url, head, body, client_ip)
+        for fresh_try in (False, True):
+            conn = await self._connection(url)
+            try:
+                conn.writer.write(request)
+                data = await asyncio.wait_for(http1.read_head(conn.reader), self.stream_timeout)
+                if data is None:
+                    raise UpstreamBroke()
+                response = http1.parse_head(data, request=False)
+                while response.first[1].startswith(b"1") and response.first[1] != b"101":
+                    data = await asyncio.wait_for(http1.read_head(conn.reader), self.stream_timeout)
+                    if data is None:
+                        raise UpstreamBroke()
+                    response = http1.parse_head(data, request=False)
+                break
+            except (OSError, asyncio.TimeoutError, UpstreamBroke, BadMessage) as exc:
+                conn.close()
+                if conn.reused and not fresh_try:
+                    continue  # a kept connection the replica had closed: try a new one
+                raise UpstreamBroke() from exc
+        status = int(response.first[1])
+        has_body = http1.response_has_body(head.first[0], status)
+        to_end = has_body and not response.chunked and response.length is None
+        keep_client = not head.close and not to_end
+        out = [b"HTTP/1.1 " + b" ".join(response.first[1:])]
+        for name, value in response.headers:
+            if name.lower() not in http1.HOP_BY_HOP:
+                out.append(name + b": " + value)
+        if not keep_client:
+            out.append(b"Connection: close")
+        writer.write(b"\r\n".join(out) + b"\r\n\r\n")
+        # From here the client has the status line: a failure can no longer be retried.
+        dog = http1.Watchdog(conn.writer.transport, self.stream_timeout)
+        try:
+            if has_body:
+                if response.chunked:
+                    await http1.copy_chunked(conn.reader, writer, dog)
+                elif response.length is not None:
+                    await http1.copy_exactly(conn.reader, writer, response.length, dog)
+                else:
+                    await http1.copy_to_end(conn.reader, writer, dog)
+            await http1.flush(writer)
+        except UpstreamBroke:
+            log.info("stream from %s broke", url)
+            conn.close()
+            writer.transport.abort()  # the client sees a cut stream, not a short success
+            raise ClientGone() from None
+        except ClientGone:
+            conn.close()
+            raise
+        finally:
+            dog.cancel()
+        if response.close or to_end:
+            conn.close()
+        else:
+            pool = self.idle.setdefault(url, [])
+            if len(pool) < IDLE_PER_REPLICA:
+                pool.append(conn)
+            else:
+                conn.close()
+        return status, keep_client
+
+    def _log(self, head: Head, status: int, url: str | None, started: float) -> None:
         if self.access_log is not None:
             took = (time.monotonic() - started) * 1000
             self.access_log.info(
-                "%s %s %s -> %s %.1fms", request.method, request.path_qs, status, url, took
+                "%s %s %s -> %s %.1fms",
+                head.first[0].decode(errors="replace"),
+                head.first[1][:200].decode(errors="replace"),
+                status,
+                url,
+                took,
             )
 
 
