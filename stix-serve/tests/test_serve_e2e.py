@@ -264,6 +264,23 @@ def test_spot_replica_preempted_is_replaced_and_on_demand_keeps_serving(
     sdk.down(["spot"])
 
 
+def test_a_killed_controller_comes_back_and_keeps_its_replicas(home: Path, tmp_path: Path) -> None:
+    endpoint = sdk.up(service_yaml(tmp_path, "resume", service={"replicas": 1}), "resume")[
+        "endpoint"
+    ]
+    before = poll(lambda: ready_count("resume", 1), 60, "a ready replica")
+    lock = controller_home(home) / "serve" / "controller.lock"
+    os.kill(int(lock.read_text()), signal.SIGKILL)
+    poll(lambda: get(endpoint + "/", timeout=2)[0] == 0, 20, "the endpoint to go with it")
+    # the next serve command starts the controller again; it resumes from its database
+    sdk.status(["resume"])
+    poll(lambda: get(endpoint + "/", timeout=2)[0] == 200, 60, "the endpoint to answer again")
+    after = one("resume")
+    assert after["status"] == "READY"
+    assert [r["replica_id"] for r in after["replicas"]] == [before["replicas"][0]["replica_id"]]
+    sdk.down(["resume"])
+
+
 def test_cli_status_json_and_nothing_left_at_the_end(home: Path) -> None:
     listing = subprocess.run(
         [sys.executable, "-m", "stix", "serve", "status", "--json"],

@@ -41,3 +41,27 @@ def test_up_rejects_a_task_without_service(cli, tmp_path) -> None:  # type: igno
     assert result.exit_code == 1
     assert "no 'service:' section" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_example_service_loads_as_is() -> None:
+    from pathlib import Path
+
+    from stix.task import load_task
+    from stix_serve.sdk import _service_payload
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "service.yaml"
+    payload = _service_payload(load_task(str(example)))
+    assert payload["spec"]["port"] == 8080
+    assert payload["spec"]["service"]["replica_policy"] == {"min_replicas": 2}
+    assert "service" not in payload["task"]  # replicas run the task without it
+
+
+def test_a_service_needs_one_replica_port(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+    from stix.task import load_task
+    from stix_serve.sdk import ServeError, _service_payload
+
+    task = tmp_path / "s.yaml"
+    task.write_text("service:\n  readiness_probe: /\nresources:\n  ports: [8080, 8081]\nrun: x\n")
+    with pytest.raises(ServeError, match="exactly one"):
+        _service_payload(load_task(str(task)))

@@ -268,6 +268,7 @@ class ServiceManager:
             if replica.status == states.SHUTTING_DOWN:
                 replica.stop.set()
             self._spawn(replica)
+        self._publish()  # replicas READY before the restart get traffic again at once
 
     def _forget(self, replica: Replica) -> None:
         self.replicas.pop(replica.rid, None)

@@ -121,8 +121,10 @@ def op_status(store: ServeStore, request: dict[str, Any]) -> dict[str, Any]:
                 ],
             }
         )
+    from stix_serve.controller import is_running
+
     missing = sorted(wanted - {s["name"] for s in out})
-    return {"services": out, "missing": missing}
+    return {"services": out, "missing": missing, "running": is_running()}
 
 
 def op_logs(store: ServeStore, request: dict[str, Any]) -> dict[str, Any]:

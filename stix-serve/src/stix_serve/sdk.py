@@ -107,18 +107,27 @@ def _push_config(record: Any) -> None:
 
 def _ensure_controller() -> Any:
     """An UP controller cluster running the controller process; returns its record."""
+    record = _controller_record(create=True)
+    _push_config(record)
+    _ensure_process(record)
+    return record
+
+
+def _ensure_process(record: Any) -> None:
+    """Start the controller process on the controller cluster unless it runs already.
+
+    Every serve command checks this, so a controller process that died (killed, node
+    restarted) comes back and resumes its services from the database.
+    """
     from stix import sdk as core
     from stix.task import Task
 
-    record = _controller_record(create=True)
-    _push_config(record)
     if not _remote(record, "ping", {}).get("running"):
         python = shlex.quote(_handle(record).python)
         daemon = Task.from_yaml_config(
             {"name": "serve-controller", "run": f"exec {python} -m stix_serve.controller"}
         )
         core.exec(daemon, record.name, detach_run=True)
-    return record
 
 
 def _remote(record: Any, op: str, request: dict[str, Any], raw: bool = False) -> Any:
@@ -142,10 +151,12 @@ def _remote(record: Any, op: str, request: dict[str, Any], raw: bool = False) ->
     return reply
 
 
-def _existing_controller() -> Any:
+def _existing_controller(ensure: bool = True) -> Any:
     record = _controller_record(create=False)
     if record is None or record.status != "UP":
         return None
+    if ensure:
+        _ensure_process(record)
     return record
 
 
@@ -264,12 +275,14 @@ def update(
 
 def status(service_names: list[str] | None = None) -> list[dict[str, Any]]:
     """Services with their replicas (all of them when no names are given)."""
-    record = _existing_controller()
+    record = _existing_controller(ensure=False)
     if record is None:
         if service_names:
             raise ServeError(f"no such service: {', '.join(service_names)}")
         return []
     reply = _remote(record, "status", {"names": service_names or []})
+    if reply["services"] and not reply.get("running"):
+        _ensure_process(record)  # services but no controller process: bring it back
     if reply.get("missing"):
         raise ServeError(f"no such service: {', '.join(reply['missing'])}")
     return list(reply["services"])
