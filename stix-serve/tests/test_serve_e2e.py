@@ -111,6 +111,22 @@ def test_readiness_gates_traffic_then_down_leaves_nothing(home: Path, tmp_path: 
     [replica] = service["replicas"]
     assert (replica["cluster"], replica["infra"]) == ("gated-1", "local/local")
 
+    assert "READY" in sdk.logs("gated", kind="controller")
+    assert "GET / 200" in sdk.logs("gated", kind="load_balancer")
+    assert "Job submitted" in sdk.logs("gated", 1)  # the replica's launch, then its job log
+    cli_logs = subprocess.run(
+        [sys.executable, "-m", "stix", "serve", "logs", "gated", "1"],
+        capture_output=True,
+        text=True,
+    )
+    assert cli_logs.returncode == 0 and "Job submitted" in cli_logs.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "stix", "serve", "logs", "gated", "7"],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 1 and "has no replica 7" in missing.stderr
+
     replica_home = controller_home(home) / "local"
     assert node_processes(replica_home)
     assert sdk.down(["gated"]) == ["gated"]

@@ -198,4 +198,9 @@ def logs(
     kind = "controller" if controller else "load_balancer" if load_balancer else "replica"
     if kind == "replica" and replica_id is None:
         raise click.UsageError("give a REPLICA_ID, or --controller / --load-balancer")
-    sys.stdout.write(sdk.logs(name, replica_id, kind=kind, follow=follow))
+
+    def write(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    sdk.logs(name, replica_id, kind=kind, follow=follow, write=write)

@@ -130,11 +130,18 @@ def _ensure_process(record: Any) -> None:
         core.exec(daemon, record.name, detach_run=True)
 
 
-def _remote(record: Any, op: str, request: dict[str, Any], raw: bool = False) -> Any:
-    """Run ``stix_serve.remote OP`` on the controller; its JSON reply (text when ``raw``)."""
+def _remote(
+    record: Any,
+    op: str,
+    request: dict[str, Any],
+    raw: bool = False,
+    stream: Callable[[bytes], None] | None = None,
+) -> Any:
+    """Run ``stix_serve.remote OP`` on the controller; its JSON reply (text when ``raw``,
+    nothing when its output goes to ``stream`` as it comes)."""
     handle = _handle(record)
     result = handle.head_runner().run(
-        [handle.python, "-m", "stix_serve.remote", op], input=json.dumps(request)
+        [handle.python, "-m", "stix_serve.remote", op], input=json.dumps(request), stream=stream
     )
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
@@ -353,14 +360,31 @@ def logs(
     *,
     kind: str = "replica",
     follow: bool = False,
+    write: Callable[[bytes], None] | None = None,
 ) -> str:
-    """A service's controller log, load-balancer log, or one replica's log."""
+    """A service's controller log, load-balancer log, or one replica's log.
+
+    With ``write``, output goes there as it arrives (``follow`` keeps a replica's log
+    open until its job ends) and the returned text is empty.
+    """
     record = _existing_controller()
     if record is None:
         raise ServeError(f"service {service_name!r} does not exist (no serve controller is up)")
     if kind == "replica" and replica_id is None:
         raise ServeError("name a replica id, or ask for --controller or --load-balancer logs")
     request = {"name": service_name, "kind": kind, "replica_id": replica_id, "follow": follow}
+    if write is not None:
+        first = True
+
+        def checked(data: bytes) -> None:
+            nonlocal first
+            if first and data.startswith(b'{"error"'):
+                raise ServeError(json.loads(data.splitlines()[0])["error"])
+            first = False
+            write(data)
+
+        _remote(record, "logs", request, raw=True, stream=checked)
+        return ""
     text = str(_remote(record, "logs", request, raw=True))
     if text.startswith('{"error"'):
         raise ServeError(json.loads(text.splitlines()[0])["error"])
