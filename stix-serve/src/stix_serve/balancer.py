@@ -307,19 +307,14 @@ class LoadBalancer:
         request = self._request_bytes(url, head, body, client_ip)
         for fresh_try in (False, True):
             conn = await self._connection(url)
+            # one timer guards the whole exchange (cheaper than a timeout per read)
+            dog = http1.Watchdog(conn.writer.transport, self.stream_timeout)
             try:
                 conn.writer.write(request)
-                data = await asyncio.wait_for(http1.read_head(conn.reader), self.stream_timeout)
-                if data is None:
-                    raise UpstreamBroke()
-                response = http1.parse_head(data, request=False)
-                while response.first[1].startswith(b"1") and response.first[1] != b"101":
-                    data = await asyncio.wait_for(http1.read_head(conn.reader), self.stream_timeout)
-                    if data is None:
-                        raise UpstreamBroke()
-                    response = http1.parse_head(data, request=False)
+                response = await self._response_head(conn)
                 break
-            except (OSError, asyncio.TimeoutError, UpstreamBroke, BadMessage) as exc:
+            except (OSError, asyncio.IncompleteReadError, UpstreamBroke, BadMessage) as exc:
+                dog.cancel()
                 conn.close()
                 if conn.reused and not fresh_try:
                     continue  # a kept connection the replica had closed: try a new one
@@ -334,16 +329,18 @@ class LoadBalancer:
                 out.append(name + b": " + value)
         if not keep_client:
             out.append(b"Connection: close")
-        writer.write(b"\r\n".join(out) + b"\r\n\r\n")
-        # From here the client has the status line: a failure can no longer be retried.
-        dog = http1.Watchdog(conn.writer.transport, self.stream_timeout)
+        head_bytes = b"\r\n".join(out) + b"\r\n\r\n"
+        # The head goes out with the first body bytes (one write for a small answer). Once
+        # it is out the client has the status line: a failure can no longer be retried.
+        reusable = True
         try:
-            if has_body:
-                if response.chunked:
-                    await http1.copy_chunked(conn.reader, writer, dog)
-                elif response.length is not None:
-                    await http1.copy_exactly(conn.reader, writer, response.length, dog)
-                else:
+            if has_body and response.chunked:
+                reusable = await http1.copy_chunked(conn.reader, writer, dog, head_bytes)
+            elif has_body and response.length is not None:
+                await http1.copy_exactly(conn.reader, writer, response.length, dog, head_bytes)
+            else:
+                writer.write(head_bytes)
+                if has_body:
                     await http1.copy_to_end(conn.reader, writer, dog)
             await http1.flush(writer)
         except UpstreamBroke:
@@ -356,7 +353,7 @@ class LoadBalancer:
             raise
         finally:
             dog.cancel()
-        if response.close or to_end:
+        if response.close or to_end or not reusable:
             conn.close()
         else:
             pool = self.idle.setdefault(url, [])
@@ -365,6 +362,16 @@ class LoadBalancer:
             else:
                 conn.close()
         return status, keep_client
+
+    async def _response_head(self, conn: Connection) -> Head:
+        while True:
+            data = await http1.read_head(conn.reader)
+            if data is None:
+                raise UpstreamBroke()
+            response = http1.parse_head(data, request=False)
+            status = response.first[1]
+            if not status.startswith(b"1") or status == b"101":
+                return response  # informational answers (100 Continue) are skipped
 
     def _log(self, head: Head, status: int, url: str | None, started: float) -> None:
         if self.access_log is not None:

@@ -194,43 +194,68 @@ async def _read(reader: asyncio.StreamReader, size: int, dog: Watchdog) -> bytes
     return data
 
 
-async def _read_line(reader: asyncio.StreamReader, dog: Watchdog) -> bytes:
-    try:
-        line = await reader.readuntil(b"\r\n")
-    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-        raise UpstreamBroke() from exc
-    dog.poke()
-    return line
-
-
 async def copy_exactly(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, count: int, dog: Watchdog
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    count: int,
+    dog: Watchdog,
+    prefix: bytes = b"",
 ) -> None:
-    """Forward ``count`` body bytes as they arrive."""
+    """Forward ``count`` body bytes as they arrive (``prefix``, the head, goes with the first)."""
     while count > 0:
         data = await _read(reader, min(count, COPY_SIZE), dog)
         count -= len(data)
-        await _send(writer, data)
+        await _send(writer, prefix + data if prefix else data)
+        prefix = b""
+    if prefix:
+        await _send(writer, prefix)
 
 
 async def copy_chunked(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dog: Watchdog
-) -> None:
-    """Forward a chunked body frame by frame, as it was sent (each chunk as it arrives)."""
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dog: Watchdog, prefix: bytes = b""
+) -> bool:
+    """Forward a chunked body as it was sent, each read passed on at once in one write.
+
+    The framing is only scanned (to find where the body ends), never rebuilt. Returns
+    False when the replica sent bytes past the end (its connection must not be reused).
+    """
+    left = 0  # bytes of chunk data and its CRLF still to pass through
+    line = b""  # a chunk-size or trailer line, possibly split across reads
+    trailers = False
     while True:
-        line = await _read_line(reader, dog)
-        try:
-            size = _chunk_size(line)
-        except BadMessage as exc:
-            raise UpstreamBroke() from exc
-        await _send(writer, line)
-        if size == 0:
-            while True:
-                trailer = await _read_line(reader, dog)
-                await _send(writer, trailer)
-                if trailer == b"\r\n":
-                    return
-        await copy_exactly(reader, writer, size + 2, dog)
+        data = await _read(reader, COPY_SIZE, dog)
+        pos, end = 0, len(data)
+        while pos < end:
+            if left:
+                step = min(left, end - pos)
+                pos += step
+                left -= step
+                continue
+            newline = data.find(b"\n", pos)
+            if newline < 0:
+                line += data[pos:]
+                if len(line) > 4096:
+                    raise UpstreamBroke()
+                break
+            line += data[pos : newline + 1]
+            pos = newline + 1
+            if trailers:
+                if line.strip() == b"":
+                    await _send(writer, prefix + data[:pos])
+                    return pos == end
+                line = b""
+                continue
+            try:
+                size = _chunk_size(line)
+            except BadMessage as exc:
+                raise UpstreamBroke() from exc
+            line = b""
+            if size == 0:
+                trailers = True
+            else:
+                left = size + 2
+        await _send(writer, prefix + data if prefix else data)
+        prefix = b""
 
 
 async def copy_to_end(

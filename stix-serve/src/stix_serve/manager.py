@@ -23,6 +23,8 @@ from stix_serve.store import ServeStore
 # Launch attempts of one version that may fail before it ever got ready, before giving up.
 MAX_VERSION_FAILURES = 3
 KEEP_FAILED_ROWS = 10
+# How long a failed replica's in-flight requests may finish before its cluster goes.
+FAILED_DRAIN_SECONDS = 10.0
 
 
 @attrs.define(eq=False)
@@ -397,11 +399,13 @@ class ServiceManager:
         assert self.settings is not None and self.lb is not None
         if end is None:
             self._set(replica, states.SHUTTING_DOWN)
-            deadline = time.monotonic() + self.settings.stream_timeout
-            while replica.url and self.lb.in_flight(replica.url) and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            wait = self.settings.stream_timeout
         else:
             self._set(replica, end)
+            wait = FAILED_DRAIN_SECONDS  # it may still be finishing answers
+        deadline = time.monotonic() + wait
+        while replica.url and self.lb.in_flight(replica.url) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         purge = bool((self.store.service(self.name) or {}).get("purge"))
         gone = await replica_clusters.teardown(replica.cluster, self._launch_log(replica), purge)
         if not gone:

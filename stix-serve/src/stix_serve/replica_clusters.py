@@ -79,8 +79,9 @@ def address(cluster: str) -> tuple[str, str]:
 def health(cluster: str) -> tuple[str, str] | None:
     """None while the replica's cluster and job are alive; else (end state, why).
 
-    A cluster the cloud no longer has (or that is not UP) was preempted; a job that
-    ended means the service's own process failed.
+    A cluster the cloud no longer has (or has stopped) was preempted; a job that ended
+    means the service's own process failed. A cluster that looks unhealthy only for the
+    moment (INIT) gives no verdict.
     """
     from stix import sdk
     from stix.errors import StixError
@@ -89,9 +90,12 @@ def health(cluster: str) -> tuple[str, str] | None:
         records = sdk.status([cluster], refresh=True)
     except StixError:
         return None  # the cloud did not answer: judge again later
-    if not records or records[0].status != "UP":
-        found = records[0].status if records else "gone"
-        return states.PREEMPTED, f"cluster {cluster} is {found}"
+    if not records:
+        return states.PREEMPTED, f"cluster {cluster} is gone"
+    if records[0].status == "STOPPED":
+        return states.PREEMPTED, f"cluster {cluster} is STOPPED"
+    if records[0].status != "UP":
+        return None  # INIT: its agent did not answer this time (a busy node); judge later
     try:
         jobs = sdk.queue(cluster)
     except StixError:
