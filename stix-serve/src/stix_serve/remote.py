@@ -29,6 +29,8 @@ def _free_port(store: ServeStore, host: str) -> int:
         if port in used:
             continue
         with socket.socket() as sock:
+            # as the load balancer binds: a port left in TIME_WAIT is free to take
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((host, port))
             except OSError:
