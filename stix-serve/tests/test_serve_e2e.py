@@ -243,20 +243,32 @@ def test_rolling_then_blue_green_update_with_zero_failed_requests(
 def test_spot_replica_preempted_is_replaced_and_on_demand_keeps_serving(
     home: Path, tmp_path: Path
 ) -> None:
+    """One spot and one on-demand replica; with dynamic fallback a spot replica that is
+    not ready (at first, and after its preemption) has an on-demand stand-in."""
+    policy = {
+        "min_replicas": 2,
+        "base_ondemand_fallback_replicas": 1,
+        "dynamic_ondemand_fallback": True,
+    }
     task = service_yaml(
         tmp_path,
         "spot",
-        service={
-            "replicas": None,
-            "replica_policy": {"min_replicas": 2, "base_ondemand_fallback_replicas": 1},
-        },
+        service={"replicas": None, "replica_policy": policy},
         resources={"use_spot": True},
     )
     endpoint = sdk.up(task, "spot")["endpoint"]
-    service = poll(lambda: ready_count("spot", 2), 60, "two ready replicas")
-    kinds = sorted(r["use_spot"] for r in service["replicas"])
-    assert kinds == [False, True]  # one on-demand fallback, one spot
-    [spot] = [r for r in service["replicas"] if r["use_spot"]]
+    most_ondemand = 0
+
+    def settled() -> object:
+        nonlocal most_ondemand
+        service = one("spot")
+        most_ondemand = max(most_ondemand, sum(not r["use_spot"] for r in live(service)))
+        return ready_count("spot", 2)
+
+    service = poll(settled, 90, "one spot and one on-demand replica ready")
+    assert sorted(r["use_spot"] for r in live(service)) == [False, True]
+    assert most_ondemand == 2  # the stand-in while the spot replica was coming up
+    [spot] = [r for r in live(service) if r["use_spot"]]
     with Hammer(endpoint + "/", threads=2) as hammer:
         poll(lambda: len(hammer.results) > 10, 20, "traffic before the preemption")
         preempt = (
@@ -270,11 +282,11 @@ def test_spot_replica_preempted_is_replaced_and_on_demand_keeps_serving(
         subprocess.run([sys.executable, "-c", preempt, spot["cluster"]], env=env, check=True)
 
         def replaced() -> object:
-            service = ready_count("spot", 2)
+            service = settled()
             ids = {r["replica_id"] for r in live(service)} if service else {spot["replica_id"]}
             return service if service and spot["replica_id"] not in ids else None
 
-        service = poll(replaced, 60, "the preempted spot replica to be replaced")
+        service = poll(replaced, 90, "the preempted spot replica to be replaced")
     assert sorted(r["use_spot"] for r in live(service)) == [False, True]
     assert not hammer.failures(), hammer.failures()[:3]
     sdk.down(["spot"])
