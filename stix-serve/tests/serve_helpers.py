@@ -57,10 +57,10 @@ def service_yaml(
     return path
 
 
-def get(url: str, timeout: float = 10) -> tuple[int, str]:
+def get(url: str, timeout: float = 10, context: Any = None) -> tuple[int, str]:
     """(status, body) of a GET; status 0 with the error text when the request failed."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(errors="replace")

@@ -293,16 +293,34 @@ def test_spot_replica_preempted_is_replaced_and_on_demand_keeps_serving(
 
 
 def test_a_killed_controller_comes_back_and_keeps_its_replicas(home: Path, tmp_path: Path) -> None:
-    endpoint = sdk.up(service_yaml(tmp_path, "resume", service={"replicas": 1}), "resume")[
-        "endpoint"
-    ]
+    """Over TLS: the endpoint is https, and the restarted controller serves it again."""
+    import shutil
+    import ssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl tool to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    openssl = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+    subprocess.run(
+        [*openssl, "-keyout", str(key), "-out", str(cert), "-subj", "/CN=stix-serve"],
+        check=True,
+        capture_output=True,
+    )
+    tls = {"keyfile": str(key), "certfile": str(cert)}
+    task = service_yaml(tmp_path, "resume", service={"replicas": 1, "tls": tls})
+    endpoint = sdk.up(task, "resume")["endpoint"]
+    assert endpoint.startswith("https://")
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False  # the certificate is ours; the name is a loopback IP
     before = poll(lambda: ready_count("resume", 1), 60, "a ready replica")
+    poll(lambda: get(endpoint + "/", context=context)[0] == 200, 30, "an answer over TLS")
+    assert get(endpoint.replace("https", "http") + "/")[0] == 0  # no plain HTTP there
     lock = controller_home(home) / "serve" / "controller.lock"
     os.kill(int(lock.read_text()), signal.SIGKILL)
-    poll(lambda: get(endpoint + "/", timeout=2)[0] == 0, 20, "the endpoint to go with it")
+    poll(lambda: get(endpoint + "/", 2, context)[0] == 0, 20, "the endpoint to go with it")
     # the next serve command starts the controller again; it resumes from its database
     sdk.status(["resume"])
-    poll(lambda: get(endpoint + "/", timeout=2)[0] == 200, 60, "the endpoint to answer again")
+    poll(lambda: get(endpoint + "/", 2, context)[0] == 200, 60, "the endpoint to answer again")
     after = one("resume")
     assert after["status"] == "READY"
     assert [r["replica_id"] for r in after["replicas"]] == [before["replicas"][0]["replica_id"]]
