@@ -1,0 +1,1 @@
+"""Services for STIX: replicas behind a streaming load balancer."""
