@@ -97,16 +97,10 @@ def test_state_recover_finds_the_tagged_aws_cluster_after_state_db_is_lost(
     ec2_nodes: FakeEc2NodesProxy, ec2: Any, tmp_path: Path, cli: Any
 ) -> None:
     import stix.sdk as sdk
-    from stix.state.db import state_path
+    from harness.recover import lose_state_and_recover
 
     assert sdk.launch(_task(tmp_path, "rec", "true"), "arec").status == "SUCCEEDED"
-    for path in state_path().parent.glob("state.db*"):
-        path.unlink()
-    assert sdk.status(["arec"]) == []
-    recovered = cli("state", "recover")
-    assert recovered.exit_code == 0, recovered.stderr
-    assert "recovered cluster arec" in recovered.stdout
-    [record] = sdk.status(["arec"], refresh=True)
+    record = lose_state_and_recover(cli, "arec")
     assert (record.status, record.cloud, record.region) == ("UP", "aws", "us-east-1")
     assert cli("down", "arec", "--yes").exit_code == 0
     live = ec2.describe_instances(
