@@ -91,3 +91,19 @@ def test_spot_preemption_zone_stockout_and_slow_start_on_aws(
     ec2_nodes.preempt(iid)
     assert sdk.status(["asp"], refresh=True) == []
     assert ec2_nodes.cloud.assigned() == []
+
+
+def test_state_recover_finds_the_tagged_aws_cluster_after_state_db_is_lost(
+    ec2_nodes: FakeEc2NodesProxy, ec2: Any, tmp_path: Path, cli: Any
+) -> None:
+    import stix.sdk as sdk
+    from harness.recover import lose_state_and_recover
+
+    assert sdk.launch(_task(tmp_path, "rec", "true"), "arec").status == "SUCCEEDED"
+    record = lose_state_and_recover(cli, "arec")
+    assert (record.status, record.cloud, record.region) == ("UP", "aws", "us-east-1")
+    assert cli("down", "arec", "--yes").exit_code == 0
+    live = ec2.describe_instances(
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running", "stopped"]}]
+    )["Reservations"]
+    assert live == [] and ec2_nodes.cloud.assigned() == []

@@ -365,3 +365,25 @@ def test_waiting_for_up_notices_a_reclaimed_spot_node(
     with pytest.raises(NoCapacityError, match=f"node {worker} .* was terminated while starting"):
         prov.wait_instances(config.cluster_name_on_cloud, None, "UP")
     prov.terminate_instances(config.cluster_name_on_cloud, None)
+
+
+def test_list_clusters_looks_in_every_catalog_region(aws: str, ssh_public_key: str) -> None:
+    import attrs
+
+    east, west = make_config("lce", ssh_public_key), make_config("lcw", ssh_public_key)
+    west = attrs.evolve(west, region="us-west-2", cluster_name_on_cloud="lcw-1a2b")
+    provisioner = AwsProvisioner()
+    for config in (east, west):
+        provisioner.run_instances(provisioner.bootstrap(config))
+    found = sorted(provisioner.list_clusters() or [], key=lambda e: e["region"])
+    assert found == [
+        {"cluster_name": "lce", "cluster_name_on_cloud": "lce-1a2b", "region": "us-east-1"},
+        {"cluster_name": "lcw", "cluster_name_on_cloud": "lcw-1a2b", "region": "us-west-2"},
+    ]
+    for config in (east, west):
+        provisioner.terminate_instances(config.cluster_name_on_cloud, config.region)
+    assert provisioner.list_clusters() == []
+
+
+def test_list_clusters_is_none_without_credentials(stix_home: Any) -> None:
+    assert AwsProvisioner().list_clusters() is None  # AWS is not in use: recover passes it by

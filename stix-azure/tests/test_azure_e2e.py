@@ -149,3 +149,16 @@ def test_blob_storage_object_and_url_copied_onto_the_node(
     finally:
         for item in service.list_containers():
             service.delete_container(item.name)
+
+
+def test_state_recover_finds_the_tagged_azure_cluster_after_state_db_is_lost(
+    launcher: Any, cloud: Any, tmp_path: Path, cli: Any
+) -> None:
+    import stix.sdk as sdk
+    from harness.recover import lose_state_and_recover
+
+    assert sdk.launch(task_file(tmp_path, "rec", 1, "true"), "azrec").status == "SUCCEEDED"
+    record = lose_state_and_recover(cli, "azrec")
+    assert (record.status, record.cloud, record.region) == ("UP", "azure", "eastus")
+    assert cli("down", "azrec", "--yes").exit_code == 0
+    assert launcher.group_names() == [] and cloud.assigned() == []

@@ -96,3 +96,17 @@ def test_the_cli_launches_streams_refreshes_and_downs(
     down = cli("down", "gcli", "--yes")
     assert down.exit_code == 0, down.stderr
     assert gce.instances == {} and "gcli" not in cli("status", "--json").stdout
+
+
+def test_state_recover_finds_the_labelled_gcp_cluster_after_state_db_is_lost(
+    gce: FakeComputeApi, tmp_path: Path, cli: Any
+) -> None:
+    import stix.sdk as sdk
+    from harness.recover import lose_state_and_recover
+
+    assert sdk.launch(task_file(tmp_path, "rec", "true"), "grec").status == "SUCCEEDED"
+    record = lose_state_and_recover(cli, "grec")
+    assert (record.status, record.cloud, record.region) == ("UP", "gcp", "us-central1")
+    assert cli("down", "grec", "--yes").exit_code == 0
+    assert gce.instances == {} and gce.firewalls == {}
+    assert gce.cloud.assigned() == []

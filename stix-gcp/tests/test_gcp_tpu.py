@@ -4,6 +4,7 @@ a job on the TPU VM over SSH, and down; multi-host slices are refused in one lin
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -52,3 +53,21 @@ def test_multi_host_slices_are_refused() -> None:
     with pytest.raises(ProvisionError, match="multi-host TPU slice") as caught:
         accelerator_type(Resources(accelerators={"tpu-v5litepod-16": 1}))
     assert caught.value.scope == "abort"
+
+
+def test_state_recover_finds_the_tpu_vm_after_state_db_is_lost(
+    gce: FakeComputeApi, tmp_path: Path, cli: Any
+) -> None:
+    import stix.sdk as sdk
+    from harness.recover import lose_state_and_recover
+
+    tpu = FakeTpu(gce)
+    path = tmp_path / "tpu.yaml"
+    path.write_text(yaml.safe_dump({"resources": {"accelerators": "tpu-v5litepod-8"}}))
+    try:
+        sdk.launch(str(path), "tpr")  # no run: the TPU VM only
+        record = lose_state_and_recover(cli, "tpr")
+        assert (record.status, record.cloud, record.region) == ("UP", "gcp", "us-central1")
+    finally:
+        sdk.down("tpr")
+    assert tpu.nodes == {} and gce.cloud.assigned() == []

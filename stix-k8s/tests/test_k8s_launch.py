@@ -3,10 +3,13 @@ through exec, streams its output, and ``stix down`` removes every object."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from k8s_fakes import FakeKubeApi
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 
 TASK = """\
 name: ranks
@@ -76,3 +79,17 @@ def test_autodown_from_the_head_removes_every_object(
     assert any(m == "DELETE" and p.endswith(f"/pods/{head}") for m, p in kube.calls)
     status = cli("status", "--refresh", "--json")
     assert status.exit_code == 0 and '"ad"' not in status.stdout
+
+
+def test_state_recover_finds_the_labelled_pods_after_state_db_is_lost(
+    kube: FakeKubeApi, cli: Any, tmp_path: Path
+) -> None:
+    from harness.recover import lose_state_and_recover
+
+    task = tmp_path / "task.yaml"
+    task.write_text("resources:\n  infra: k8s\n  cpus: 1\nrun: echo hi\n")
+    assert cli("launch", "-y", "-c", "krec", str(task)).exit_code == 0
+    record = lose_state_and_recover(cli, "krec")
+    assert (record.status, record.cloud, record.region) == ("UP", "kubernetes", "fake")
+    assert cli("down", "-y", "krec").exit_code == 0
+    assert kube.names("pods") == []

@@ -86,3 +86,16 @@ def test_quota_moves_off_lambda_and_says_why(
     assert "Traceback" not in proc.stderr
     assert len(fake_lambda.launches) == 1  # an account-wide limit: no other region is tried
     assert not fake_lambda.instances and not fake_lambda.keys
+
+
+def test_state_recover_finds_the_named_instances_after_state_db_is_lost(
+    fake_lambda: FakeLambdaApi, cloud: Any, tmp_path: Path, cli: Any
+) -> None:
+    from harness.recover import lose_state_and_recover
+
+    task = write_task(tmp_path, name="rec", resources={"infra": "lambda/us-west-1"}, run="true")
+    run_stix("launch", "-y", "-c", "lrec", task)
+    record = lose_state_and_recover(cli, "lrec")
+    assert (record.status, record.cloud, record.region) == ("UP", "lambda", "us-west-1")
+    run_stix("down", "-y", "lrec")
+    assert not fake_lambda.instances and not fake_lambda.keys and cloud.assigned() == []

@@ -94,3 +94,16 @@ def test_interruptible_bids_the_live_spot_price_and_low_balance_says_so(
     proc = run_stix("launch", "-y", "-c", "broke", task, check=False)
     assert proc.returncode == 1 and "Your balance is too low" in proc.stderr
     assert "Traceback" not in proc.stderr and not fake_runpod.pods
+
+
+def test_state_recover_finds_the_named_pod_after_state_db_is_lost(
+    fake_runpod: FakeRunpodApi, cloud: Any, tmp_path: Path, cli: Any
+) -> None:
+    from harness.recover import lose_state_and_recover
+
+    resources = {"infra": "runpod/EU-RO-1", "accelerators": "RTX4090:1"}
+    run_stix("launch", "-y", "-c", "rrec", write_task(tmp_path, resources=resources, run="true"))
+    record = lose_state_and_recover(cli, "rrec")
+    assert (record.status, record.cloud, record.region) == ("UP", "runpod", "EU-RO-1")
+    run_stix("down", "-y", "rrec")
+    assert not fake_runpod.pods and cloud.assigned() == []

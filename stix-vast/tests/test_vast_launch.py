@@ -111,3 +111,16 @@ def test_no_credit_says_so_and_leaves_nothing(
     proc = run_stix("launch", "-y", "-c", "broke", task, check=False)
     assert proc.returncode == 1 and "lacks credit" in proc.stderr
     assert "Traceback" not in proc.stderr and len(fake_vast.creates) == 1
+
+
+def test_state_recover_finds_the_labelled_instance_after_state_db_is_lost(
+    fake_vast: FakeVastApi, cloud: Any, tmp_path: Path, cli: Any
+) -> None:
+    from harness.recover import lose_state_and_recover
+
+    resources = {"infra": "vast/SE", "accelerators": "RTX4090:1"}
+    run_stix("launch", "-y", "-c", "vrec", write_task(tmp_path, resources=resources, run="true"))
+    record = lose_state_and_recover(cli, "vrec")
+    assert (record.status, record.cloud, record.region) == ("UP", "vast", "SE")
+    run_stix("down", "-y", "vrec")
+    assert not fake_vast.instances and cloud.assigned() == []

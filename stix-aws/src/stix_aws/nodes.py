@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from stix_aws.tags import LIVE_STATES, TAG_RANK, cluster_filters, tag_dict
+from stix_aws.tags import (
+    LIVE_STATES,
+    TAG_CLUSTER,
+    TAG_CLUSTER_NAME,
+    TAG_RANK,
+    cluster_filters,
+    tag_dict,
+)
 
 # EC2 instance state -> STIX node status (None: gone).
 STATUS = {
@@ -98,3 +105,23 @@ def region_zones(ec2: Any, instance_type: str | None) -> list[str]:
 
 
 __all__ = ["STATUS", "by_rank", "describe", "rank", "region_zones", "state", "zone_names"]
+
+
+def tagged_clusters(ec2: Any, region: str) -> list[dict[str, Any]]:
+    """One ``list_clusters`` entry per cluster with a live node tagged ``stix-cluster``."""
+    filters = [
+        {"Name": "tag-key", "Values": [TAG_CLUSTER]},
+        {"Name": "instance-state-name", "Values": list(LIVE_STATES)},
+    ]
+    found: dict[str, dict[str, Any]] = {}
+    for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
+        for reservation in page.get("Reservations", []):
+            for instance in reservation.get("Instances", []):
+                tags = tag_dict(instance.get("Tags"))
+                entry = found.setdefault(
+                    tags[TAG_CLUSTER],
+                    {"cluster_name": None, "cluster_name_on_cloud": tags[TAG_CLUSTER]},
+                )
+                entry["region"] = region
+                entry["cluster_name"] = entry["cluster_name"] or tags.get(TAG_CLUSTER_NAME)
+    return list(found.values())

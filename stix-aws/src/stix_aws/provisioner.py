@@ -461,6 +461,29 @@ class AwsProvisioner(Provisioner):
             out[inst["InstanceId"]] = None
         return out
 
+    def list_clusters(self) -> list[dict[str, Any]] | None:
+        """Every cluster with a live node tagged ``stix-cluster``, in every region STIX may
+        have used (``aws.regions``, the catalog's regions, the profile's region).
+
+        ``None`` when boto3 finds no credentials (AWS is not in use here). A region the
+        account has not opted in to is passed over.
+        """
+        if session().get_credentials() is None:
+            return None
+        from stix.catalog.query import catalog_places
+
+        configured = [str(r) for r in _setting(None, "regions", None) or []]
+        regions = dict.fromkeys([*configured, *catalog_places("aws")[0], _region(None)])
+        found: list[dict[str, Any]] = []
+        for region in regions:
+            try:
+                found.extend(nodes.tagged_clusters(client("ec2", region), region))
+            except Exception as exc:
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+                if code not in ("OptInRequired", "AuthFailure", "UnauthorizedOperation"):
+                    raise to_provision_error(exc, f"listing clusters in {region}") from exc
+        return found
+
     def autostop_commands(self, cluster_name: str) -> dict[str, list[str]]:
         """What the head's agent runs when autostop fires: a stdlib-only script that stops
         or terminates every node of the head's cluster with the instance profile's rights."""

@@ -395,6 +395,40 @@ class AzureProvisioner(Provisioner):
             },
         )
 
+    def list_clusters(self) -> list[dict[str, Any]] | None:
+        """One entry per resource group tagged ``stix-managed`` and ``stix-cluster``: the
+        subscription's groups in every region, in one list.
+
+        ``None`` when no subscription is configured (Azure is not in use here).
+        """
+        from stix.errors import CredentialsError
+
+        from stix_azure.credentials import subscription
+
+        try:
+            subscription()
+        except CredentialsError:
+            return None
+
+        def read() -> list[dict[str, Any]]:
+            groups = self._client("resource").resource_groups.list(
+                filter=f"tagName eq '{TAG_MANAGED}' and tagValue eq 'true'"
+            )
+            found = []
+            for g in groups:
+                tags = g.tags or {}
+                if tags.get(TAG_CLUSTER):
+                    found.append(
+                        {
+                            "cluster_name": tags.get(TAG_CLUSTER_NAME),
+                            "cluster_name_on_cloud": tags[TAG_CLUSTER],
+                            "region": str(g.location),
+                        }
+                    )
+            return found
+
+        return list(_guard("listing clusters", read))
+
     def query_instances(
         self, cluster_name_on_cloud: str, region: str | None
     ) -> dict[str, str | None]:

@@ -203,3 +203,12 @@ def test_concurrent_processes_build_the_cache_once_and_agree(small_home: Path) -
     assert all(p.returncode == 0 for p in procs)
     assert {out.split("] ")[1] for out in outputs} == {"29"}
     assert sum(out.startswith("['alpha', 'beta', 'gcp']") for out in outputs) == 1
+
+
+def test_catalog_places_lists_a_clouds_regions_and_zones(catalog: Catalog) -> None:
+    from stix.catalog.query import catalog_places
+
+    regions, zones = catalog_places("gcp")
+    assert regions == catalog.regions("gcp") and regions
+    assert zones == catalog.zones("gcp")
+    assert catalog_places("no-such-cloud") == ([], [])

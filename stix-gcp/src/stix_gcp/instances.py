@@ -9,7 +9,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from stix_gcp.machines import LABEL_CLUSTER, LABEL_RANK, label_value
+from stix_gcp.machines import (
+    LABEL_CLUSTER,
+    LABEL_CLUSTER_NAME,
+    LABEL_MANAGED,
+    LABEL_RANK,
+    label_value,
+)
 from stix_gcp.session import compute, project_id
 
 # Compute Engine instance status -> STIX node status (None: gone or going).
@@ -60,6 +66,29 @@ def list_cluster(cluster_name_on_cloud: str) -> list[Any]:
     return found
 
 
+def tagged_clusters() -> list[dict[str, Any]]:
+    """One ``list_clusters`` entry per cluster with an instance labelled ``stix-managed``,
+    in any zone of the project (one aggregated list)."""
+    client = compute("InstancesClient")
+    pages = client.aggregated_list(
+        request={"project": project_id(), "filter": f'labels.{LABEL_MANAGED} = "true"'}
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for _scope, scoped in pages:
+        for inst in scoped.instances:
+            cno = inst.labels.get(LABEL_CLUSTER)
+            if cno:
+                found.setdefault(
+                    cno,
+                    {
+                        "cluster_name": inst.labels.get(LABEL_CLUSTER_NAME),
+                        "cluster_name_on_cloud": cno,
+                        "region": short(inst.zone).rsplit("-", 1)[0],
+                    },
+                )
+    return list(found.values())
+
+
 def by_rank(found: list[Any]) -> dict[int, Any]:
     """``{rank: instance}`` for the instances that still exist (first of each rank)."""
     out: dict[int, Any] = {}
@@ -99,4 +128,14 @@ def poll(check: Any, timeout: float, what: str) -> Any:
         delay = min(delay * 2, 5.0)
 
 
-__all__ = ["STATUS", "addresses", "by_rank", "is_spot", "list_cluster", "poll", "rank", "short"]
+__all__ = [
+    "STATUS",
+    "addresses",
+    "by_rank",
+    "is_spot",
+    "list_cluster",
+    "poll",
+    "rank",
+    "short",
+    "tagged_clusters",
+]

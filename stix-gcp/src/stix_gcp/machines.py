@@ -224,6 +224,8 @@ def instance_body(
 __all__ = [
     "ACCELERATOR_TYPES",
     "LABEL_CLUSTER",
+    "LABEL_CLUSTER_NAME",
+    "LABEL_MANAGED",
     "LABEL_RANK",
     "disk",
     "guest_accelerators",

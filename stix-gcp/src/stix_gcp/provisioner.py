@@ -26,9 +26,10 @@ from stix_gcp.instances import (
     list_cluster,
     poll,
     short,
+    tagged_clusters,
     wait_operation,
 )
-from stix_gcp.session import compute, project_id
+from stix_gcp.session import compute, credentials, project_id
 
 DEFAULT_SSH_USER = "gcpuser"
 DEFAULT_REGION = "us-central1"
@@ -383,6 +384,21 @@ class GcpProvisioner(Provisioner):
                 "use_spot": is_spot(head),
             },
         )
+
+    def list_clusters(self) -> list[dict[str, Any]] | None:
+        """Every cluster with an instance labelled ``stix-managed`` in any zone of the
+        project, plus the TPU VMs made from this machine.
+
+        ``None`` when no Application Default Credentials or project are found.
+        """
+        from stix.errors import CredentialsError
+
+        try:
+            credentials()
+            project_id()
+        except CredentialsError:
+            return None
+        return guard("listing clusters", lambda: [*tagged_clusters(), *tpu.marked_clusters()])
 
     def query_instances(
         self, cluster_name_on_cloud: str, region: str | None

@@ -224,6 +224,26 @@ def cluster_info(cluster_name_on_cloud: str, region: str | None) -> ClusterInfo:
     )
 
 
+def marked_clusters() -> list[dict[str, Any]]:
+    """``list_clusters`` entries of the TPU VMs made from this machine that still exist."""
+    folder = _marker("x").parent
+    found = []
+    for marker in sorted(folder.iterdir()) if folder.is_dir() else []:
+        node = _node(marker.name)
+        if node is None:
+            continue
+        labels = node.get("labels") or {}
+        zone = _zone(marker.name) or ""
+        found.append(
+            {
+                "cluster_name": labels.get(machines.LABEL_CLUSTER_NAME),
+                "cluster_name_on_cloud": marker.name,
+                "region": zone.rsplit("-", 1)[0] or None,
+            }
+        )
+    return found
+
+
 def query(cluster_name_on_cloud: str) -> dict[str, str | None]:
     node = _node(cluster_name_on_cloud)
     if node is None:

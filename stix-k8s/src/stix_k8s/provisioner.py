@@ -215,6 +215,38 @@ class KubernetesProvisioner(Provisioner):
             provider_config={"context": context, "namespace": namespace},
         )
 
+    def list_clusters(self) -> list[dict[str, Any]] | None:
+        """One entry per head pod (label ``stix/rank=0``) in the namespace of every allowed
+        context; the user's cluster name is left to the head's agent.
+
+        ``None`` when no context is configured. A context that cannot be reached prints one
+        line and is passed over, so the others are still listed.
+        """
+        import sys
+
+        found: list[dict[str, Any]] = []
+        allowed = contexts.allowed_contexts()
+        for context in allowed:
+            try:
+                heads = (
+                    contexts.core_api(context)
+                    .list_namespaced_pod(
+                        contexts.namespace(context), label_selector=f"{manifests.RANK_LABEL}=0"
+                    )
+                    .items
+                )
+            except Exception as exc:
+                error = api_error(exc, context, "list pods")
+                print(error.message, file=sys.stderr, flush=True)
+                continue
+            for pod in heads:
+                cluster = (pod.metadata.labels or {}).get(manifests.CLUSTER_LABEL)
+                if cluster:
+                    found.append(
+                        {"cluster_name": None, "cluster_name_on_cloud": cluster, "region": context}
+                    )
+        return found if allowed else None
+
     def query_instances(
         self, cluster_name_on_cloud: str, region: str | None
     ) -> dict[str, str | None]:

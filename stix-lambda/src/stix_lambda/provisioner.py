@@ -182,6 +182,30 @@ class LambdaProvisioner(Provisioner):
             },
         )
 
+    def list_clusters(self) -> list[dict[str, Any]] | None:
+        """One entry per ``<cluster>-head`` instance launched with the cluster's own key
+        ``stix-<cluster>``, in any region (the account's instance list is global).
+
+        ``None`` when no API key is set. The user's cluster name is left to the head's agent.
+        """
+        from stix.errors import CredentialsError
+
+        try:
+            api = _api()
+        except CredentialsError:
+            return None
+        found = _guard(lambda: api.get("/instances"), "listing instances") or []
+        out = []
+        for inst in found:
+            name = str(inst.get("name") or "")
+            cno = name.removesuffix("-head")
+            if cno == name or inst.get("status") == "terminated":
+                continue
+            if key_name(cno) in (inst.get("ssh_key_names") or []):
+                region = (inst.get("region") or {}).get("name")
+                out.append({"cluster_name": None, "cluster_name_on_cloud": cno, "region": region})
+        return out
+
     def query_instances(
         self, cluster_name_on_cloud: str, region: str | None
     ) -> dict[str, str | None]:

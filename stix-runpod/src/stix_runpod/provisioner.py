@@ -263,6 +263,34 @@ class RunpodProvisioner(Provisioner):
             },
         )
 
+    def list_clusters(self) -> list[dict[str, Any]] | None:
+        """One entry per live pod named ``<name>-<4 hex>-head`` (how ``run_instances`` names
+        a cluster's pod), in any data center; the account's pod list is global.
+
+        ``None`` when no API key is set. The user's cluster name is left to the head's agent.
+        """
+        import re
+
+        from stix.errors import CredentialsError
+
+        try:
+            api = _api()
+        except CredentialsError:
+            return None
+        pods = (_call(api, "listing pods", PODS_QUERY).get("myself") or {}).get("pods") or []
+        out = []
+        for pod in pods:
+            named = re.fullmatch(r"(.+-[0-9a-f]{4})-head", str(pod.get("name") or ""))
+            if named and pod.get("desiredStatus") != "TERMINATED":
+                out.append(
+                    {
+                        "cluster_name": None,
+                        "cluster_name_on_cloud": named.group(1),
+                        "region": (pod.get("machine") or {}).get("dataCenterId"),
+                    }
+                )
+        return out
+
     def query_instances(
         self, cluster_name_on_cloud: str, region: str | None
     ) -> dict[str, str | None]:

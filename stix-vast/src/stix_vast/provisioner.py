@@ -233,6 +233,36 @@ class VastProvisioner(Provisioner):
             },
         )
 
+    def list_clusters(self) -> list[dict[str, Any]] | None:
+        """One entry per instance labelled ``<name>-<4 hex>-head`` (the label ``run_instances``
+        gives a cluster's instance), in any country; the account's instance list is global.
+
+        ``None`` when no API key is set. The user's cluster name is left to the head's agent.
+        """
+        import re
+
+        from stix.errors import CredentialsError
+
+        try:
+            api = _api()
+        except CredentialsError:
+            return None
+        found = (_call(api, "listing instances", "GET", "/instances/?owner=me") or {}).get(
+            "instances"
+        )
+        out = []
+        for inst in found or []:
+            named = re.fullmatch(r"(.+-[0-9a-f]{4})-head", str(inst.get("label") or ""))
+            if named:
+                out.append(
+                    {
+                        "cluster_name": None,
+                        "cluster_name_on_cloud": named.group(1),
+                        "region": country(inst.get("geolocation")),
+                    }
+                )
+        return out
+
     def query_instances(
         self, cluster_name_on_cloud: str, region: str | None
     ) -> dict[str, str | None]:

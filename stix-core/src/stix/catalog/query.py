@@ -391,4 +391,20 @@ class Catalog:
         return None
 
 
-__all__ = ["Catalog", "OfferFilter"]
+def catalog_places(cloud: str) -> tuple[list[str], list[str]]:
+    """``(regions, zones)`` of ``cloud`` in its installed (or shipped seed) catalog.
+
+    For a provisioner that must look in every place it may have launched, such as
+    :meth:`stix.interfaces.Provisioner.list_clusters`.
+    """
+    from stix.catalog.files import seed_folders
+    from stix.plugins import get_registry
+
+    catalog = Catalog(seeds=seed_folders(get_registry()))
+    try:
+        return catalog.regions(cloud), catalog.zones(cloud)
+    finally:
+        catalog.close()
+
+
+__all__ = ["Catalog", "OfferFilter", "catalog_places"]
