@@ -76,6 +76,10 @@ CASES: list[tuple[str, list[str], dict[str, Any], tuple[str, ...], int]] = [
     ("infra-flag-typo", ["launch", "--dryrun", "--infra", "awz", "echo"], {}, ("infra", "did you mean aws"), 1),
     ("region-unknown", ["launch", "--dryrun", "t.yaml"], _task("resources:\n  infra: aws/mars-1\nrun: echo\n"), ("resources.infra", "mars-1"), 1),
     ("region-typo", ["launch", "--dryrun", "t.yaml"], _task("resources:\n  infra: aws/us-east1\nrun: echo\n"), ("resources.infra", "us-east1"), 1),
+    ("region-unknown-validate", ["validate", "t.yaml"], _task("resources:\n  infra: aws/mars-1\n"), ("resources.infra", "mars-1", "us-east-1"), 1),
+    ("region-field-validate", ["validate", "t.yaml"], _task("resources:\n  cloud: aws\n  region: mars-1\n"), ("resources.region", "mars-1"), 1),
+    ("region-typo-validate", ["validate", "t.yaml"], _task("resources:\n  infra: aws/us-east1\n"), ("resources.infra", "did you mean us-east-1"), 1),
+    ("region-any-of-validate", ["validate", "t.yaml"], _task("resources:\n  any_of:\n    - infra: aws/us-east-1\n    - infra: aws/mars-1\n"), ("resources.any_of[1].infra", "mars-1"), 1),
     ("region-with-infra", ["launch", "--dryrun", "--infra", "aws", "--region", "mars-1", "echo"], {}, ("--region", "--infra"), 1),
     ("allowed-clouds-number", ["launch", "--dryrun", "echo"], {"@config": "allowed_clouds: 5\n"}, ("allowed_clouds",), 1),
     ("allowed-clouds-typo", ["launch", "--dryrun", "echo"], {"@config": "allowed_clouds: [awss]\n"}, ("allowed_clouds", "did you mean aws"), 1),
@@ -230,16 +234,46 @@ def test_a_cloud_known_only_by_its_imported_catalog_is_a_valid_name(
     folder.mkdir(parents=True)
     (folder / "vms.csv").write_text(
         "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,"
-        "SpotPrice,Region,AvailabilityZone\nm1,,,4,16,,0.1,,r1,\n"
+        "SpotPrice,Region,AvailabilityZone\nm1,,,4,16,,0.1,,r1,r1a\n"
     )
     assert cli("catalog", "import", "--format", "skypilot", str(folder)).exit_code == 0
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "t.yaml").write_text("resources:\n  infra: mycloud/r1\nrun: echo\n")
+    (tmp_path / "t.yaml").write_text("resources:\n  infra: mycloud/r1/r1a\nrun: echo\n")
     result = cli("validate", "t.yaml")
     assert result.exit_code == 0, result.stderr
     (tmp_path / "t.yaml").write_text("resources:\n  infra: mycloude/r1\nrun: echo\n")
     result = cli("validate", "t.yaml")
     check_one_error(result.exit_code, result.stderr, ("did you mean mycloud",), 1)
+    # and its regions and zones are the ones a task may pin
+    (tmp_path / "t.yaml").write_text("resources:\n  infra: mycloud/r1/r1b\n")
+    result = cli("validate", "t.yaml")
+    check_one_error(result.exit_code, result.stderr, ("resources.infra", "did you mean r1a"), 1)
+    (tmp_path / "t.yaml").write_text("resources:\n  cloud: mycloud\n  zone: r1b\n")
+    result = cli("validate", "t.yaml")
+    check_one_error(result.exit_code, result.stderr, ("resources.zone", "r1b"), 1)
+
+
+# Loads a task and says whether the catalog was opened for it.
+_OPENS_CATALOG = (
+    "import sys; from stix.task.loader import load_task; load_task(sys.argv[1]); "
+    "print('stix.catalog.query' in sys.modules)"
+)
+
+
+def test_only_a_task_with_a_region_opens_the_catalog(stix_home: Path, tmp_path: Path) -> None:
+    opened = {}
+    for name, body in (
+        ("plain", "resources:\n  infra: aws\n  cpus: 2\n"),
+        ("pinned", "resources:\n  infra: aws/us-east-1\n"),
+    ):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(body + "run: echo\n")
+        proc = subprocess.run(
+            [sys.executable, "-c", _OPENS_CATALOG, str(path)], capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        opened[name] = proc.stdout.strip()
+    assert opened == {"plain": "False", "pinned": "True"}
 
 
 def test_config_flag_is_applied_to_its_own_run_only(cli) -> None:

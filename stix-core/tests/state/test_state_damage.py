@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -141,6 +142,65 @@ def test_emptied_job_database_is_named_and_recover_starts_a_new_queue(stix_home,
         assert proc.returncode == 0, proc.stderr
         assert f"cluster jq: damaged job database kept as {jobs_db}.damaged-" in proc.stderr
         assert stix.exec(stix.load_task({"run": "echo again"}), "jq").status == "SUCCEEDED"
+    finally:
+        os.environ.pop("STIX_QUIET", None)
+        for record in stix.status():
+            stix.down(record.name, purge=True)
+
+
+def _tear_middle_pages(path, first: int = 3) -> bytes:
+    """Overwrite the start of some pages in the middle of a valid file (header intact)."""
+    data = bytearray(path.read_bytes())
+    pages = len(data) // 4096
+    assert pages > first + 6, "the database must span many pages"
+    for page in range(first, pages - 1, 2):
+        data[4096 * page : 4096 * page + 128] = b"\xa5" * 128
+    path.write_bytes(bytes(data))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("command", [("status",), ("status", "--refresh"), ("down", "-y", "c7")])
+def test_damage_found_mid_query_is_one_line_and_never_written(stix_home, command):
+    _filled(stix_home)
+    assert not os.path.exists(f"{state_path()}-wal")  # nothing tells the open about it
+    bad = _tear_middle_pages(state_path())
+    proc = _stix(*command)
+    assert proc.returncode == 1, proc.stdout
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith(f"Error: {state_path()} is damaged ("), line
+    assert "stix state recover" in line and "unexpected" not in line
+    assert state_path().read_bytes() == bad  # never written after the damage was seen
+
+
+def test_damage_found_mid_query_in_the_library(stix_home):
+    _filled(stix_home)
+    _tear_middle_pages(state_path())
+    store = st.ClusterStore()
+    with pytest.raises(StateError, match="is damaged") as info:
+        store.all()
+    assert str(state_path()) in str(info.value)
+    with pytest.raises(StateError, match="is damaged"):  # and it stays refused
+        store.put(st.ClusterRecord(name="new", status=st.UP))
+
+
+def test_job_database_damaged_mid_query_is_named(stix_home, plugin_registry):
+    os.environ["STIX_QUIET"] = "1"
+    try:
+        stix.launch(stix.load_task({"run": "true"}), cluster_name="jm")
+        [jobs_db] = stix_home.glob("local/*/node-0/home/.stix_agent/jobs.db")
+        conn = sqlite3.connect(str(jobs_db), isolation_level=None)
+        conn.executemany(  # finished jobs, so the queue has pages to read
+            "INSERT INTO jobs(name, status, submitted_at, resources) VALUES (?, ?, ?, ?)",
+            [(f"j{i}", "SUCCEEDED", 1.0, json.dumps("x" * 3000)) for i in range(60)],
+        )
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        _tear_middle_pages(jobs_db, first=2)
+        proc = _stix("queue", "jm")
+        assert proc.returncode == 1
+        [line] = proc.stderr.strip().splitlines()
+        assert f"job database {jobs_db} is damaged" in line, line
+        assert "unexpected" not in line
     finally:
         os.environ.pop("STIX_QUIET", None)
         for record in stix.status():

@@ -1,7 +1,7 @@
 """On an ssh pool too, no job process outlives cancel or down, whatever it does to escape.
 
 The pool's users are not root here, so the nodes have no writable cgroup: this drives
-the fallback (rank sessions, subreaper agent, environment tags).
+the fallback (every rank runs under its own subreaper, on the head and on workers).
 """
 
 from __future__ import annotations
@@ -18,15 +18,18 @@ import yaml
 
 pytestmark = pytest.mark.e2e
 
-# Escapes that leave the rank's process group or environment. On a node without a
-# cgroup, ``cancel`` ends those that stay in the rank's session; ``down`` ends them all.
-IN_SESSION = [
+# Escapes that leave the rank's process group, session or environment (or all three):
+# ``cancel`` and ``down`` must end every one of them, on every node.
+ESCAPES = [
     "nohup sleep {t} >/dev/null 2>&1 &",
     "( (sleep {t} >/dev/null 2>&1 &) & )",
     "env -i /bin/sleep {t} >/dev/null 2>&1 &",
     "env -u STIX_NODE_ID -u SKYPILOT_TASK_ID sleep {t} >/dev/null 2>&1 &",
+    "setsid sleep {t} >/dev/null 2>&1 < /dev/null &",
+    "setsid env -i /bin/sleep {t} >/dev/null 2>&1 < /dev/null &",
+    "( (setsid env -i /bin/sleep {t} >/dev/null 2>&1 < /dev/null &) & )",
+    "setsid nohup env -i /bin/sleep {t} >/dev/null 2>&1 < /dev/null &",
 ]
-NEW_SESSION = ["setsid sleep {t} >/dev/null 2>&1 < /dev/null &"]
 
 
 def _stix(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -69,7 +72,7 @@ def test_cancel_and_down_leave_no_process(ssh_harness: Any, tmp_path: Path) -> N
     (stix_home / "ssh_node_pools.yaml").write_text(yaml.safe_dump(pools))
     env = dict(os.environ, HOME=str(tmp_path / "home"), STIX_HOME=str(stix_home))
     token = f"4343.{uuid.uuid4().int % 10**6}"
-    every = IN_SESSION + NEW_SESSION
+    every = ESCAPES
 
     def task(name: str, escapes: list[str], tok: str, hold: bool) -> str:
         run = "\n".join(e.format(t=tok) for e in escapes) + ("\nsleep 1000" if hold else "")
@@ -80,12 +83,13 @@ def test_cancel_and_down_leave_no_process(ssh_harness: Any, tmp_path: Path) -> N
     try:
         _stix(env, "launch", "-y", "--infra", "ssh/cp", "-c", "esc", task("a", every, token, False))
         assert _wait_count(ssh_harness, token, 3 * len(every)) == 3 * len(every)
-        _stix(env, "exec", "-d", "esc", task("b", IN_SESSION, token + "1", True))
-        assert _wait_count(ssh_harness, token + "1", 3 * len(IN_SESSION)) == 3 * len(IN_SESSION)
+        _stix(env, "exec", "-d", "esc", task("b", every, token + "1", True))
+        assert _wait_count(ssh_harness, token + "1", 3 * len(every)) == 3 * len(every)
         _stix(env, "cancel", "-y", "esc", "2")
         assert _wait_count(ssh_harness, token + "1", 0) == 0
         _stix(env, "down", "-y", "esc")
         assert _wait_count(ssh_harness, token, 0, timeout=15) == 0
+        assert _wait_count(ssh_harness, "stix-reaper", 0, timeout=15) == 0  # reapers too
     finally:
         subprocess.run(["stix", "down", "-y", "-p", "esc"], env=env, capture_output=True)
         for pid in _sleepers(ssh_harness, token):

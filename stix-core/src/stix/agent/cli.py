@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 from typing import Any, Dict, List, Optional
@@ -440,6 +441,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     except db.Damaged as exc:
         _out({"error": str(exc), "kind": CLUSTER})
+        return 2
+    except sqlite3.DatabaseError as exc:  # damage met mid-query, after a clean open
+        if not db.is_damage(exc):
+            raise
+        _out({"error": str(db.Damaged(os.path.join(home, "jobs.db"), str(exc))), "kind": CLUSTER})
         return 2
     if result is not None:
         _out(result)

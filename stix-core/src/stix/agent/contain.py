@@ -4,8 +4,9 @@ Where a writable cgroup v2 hierarchy exists (``<cgroup2 mount>/stix``), each nod
 cgroup ``n-<id>`` with one leaf per rank (``r-<job>-<phase>-<rank>``) and one for the
 node's own agent processes (``agent``); membership survives ``setsid``, double forks and
 a cleared environment, and ``cgroup.kill`` ends a whole subtree. Elsewhere the agent
-falls back to process groups plus ``PR_SET_CHILD_SUBREAPER``: orphans re-parent to the
-driver or daemon, and :func:`kill_descendants` ends them. Stdlib only (ships in the agent).
+falls back to ``PR_SET_CHILD_SUBREAPER``: every rank runs under its own reaper
+(:mod:`reaper`), and the driver and daemon are subreapers too, so orphans re-parent to
+them and :func:`kill_descendants` ends them. Stdlib only (ships in the agent).
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ import hashlib
 import os
 import signal
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional
+
+from . import reaper
+from .reaper import become_subreaper, kill_descendants
+
+__all__ = ["become_subreaper", "kill_descendants"]
 
 _DISABLE = "STIX_CGROUP"  # "off": never use cgroups (tests of the fallback)
 _BASE: List[Optional[str]] = []
@@ -173,90 +179,9 @@ def kill_group(path: Optional[str], timeout: float = 10.0, remove: bool = True) 
 
 
 def _running(pid: int) -> bool:
-    try:
-        with open("/proc/%d/stat" % pid) as fh:
-            state = fh.read().rsplit(")", 1)[-1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def become_subreaper() -> bool:
-    """Make orphaned descendants re-parent to this process (Linux prctl); True on success."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        return False
-
-
-def _tree(root: int) -> Dict[int, str]:
-    """Every live descendant of ``root``, with its kernel start time (from ``/proc``)."""
-    children: Dict[int, List[Tuple[int, str]]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return {}
-    for name in entries:
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as fh:
-                fields = fh.read().rsplit(")", 1)[-1].split()
-            ppid, started = int(fields[1]), fields[19]
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append((int(name), started))
-    out: Dict[int, str] = {}
-    todo = [root]
-    while todo:
-        for child, started in children.get(todo.pop(), []):
-            out[child] = started
-            todo.append(child)
-    return out
+    return reaper.running(pid)
 
 
 def descendants(root: int) -> List[int]:
     """Every live descendant of ``root``."""
-    return list(_tree(root))
-
-
-def _send(pid: int, started: str, sig: int) -> None:
-    """Signal ``pid`` only while it is the process that started at ``started``.
-
-    With pidfds (Linux 5.3+) the check and the signal address one process, so a pid
-    reused in between is never hit; elsewhere the start time is checked just before.
-    """
-    opener = getattr(os, "pidfd_open", None)
-    sender = getattr(signal, "pidfd_send_signal", None)
-    fd = None
-    try:
-        if opener is not None and sender is not None:
-            fd = opener(pid)
-        with open("/proc/%d/stat" % pid) as fh:
-            if fh.read().rsplit(")", 1)[-1].split()[19] != started:
-                return
-        if fd is not None and sender is not None:
-            sender(fd, sig)
-        else:
-            os.kill(pid, sig)
-    except (OSError, IndexError):
-        pass
-    finally:
-        if fd is not None:
-            os.close(fd)
-
-
-def kill_descendants(root: int, sig: int = signal.SIGKILL, rounds: int = 20) -> None:
-    """Signal every descendant of ``root`` until none is left (new forks are caught too)."""
-    for _ in range(rounds):
-        found = {p: t for p, t in _tree(root).items() if _running(p)}
-        if not found:
-            return
-        for pid, started in found.items():
-            _send(pid, started, sig)
-        if sig != signal.SIGKILL:
-            return
-        time.sleep(0.02)
+    return list(reaper.tree(root))

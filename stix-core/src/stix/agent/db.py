@@ -81,6 +81,14 @@ class Damaged(Exception):
         self.path = path
 
 
+def is_damage(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite reporting a damaged file (not a lock or a bad query)."""
+    text = str(exc).lower()
+    return isinstance(exc, sqlite3.DatabaseError) and (
+        "malformed" in text or "file is not a database" in text
+    )
+
+
 def header_problem(path: "os.PathLike[str] | str") -> Optional[str]:
     """Why the file at ``path`` is not a whole SQLite database, or None when it looks whole.
 

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import contain, db, env, nodes, secrets, states, wake
+from . import contain, db, env, mergedlog, nodes, secrets, states, wake
 
 
 def _exit_code(returncode: Optional[int]) -> int:
@@ -26,10 +26,10 @@ CHUNK = 65536
 
 
 class _Logs:
-    """The aggregated ``run.log``, plus per-rank files when multi-node (rank-prefixed there).
+    """Where a job's output goes: ``run.log`` for one node; for several, each rank's own
+    file plus the order of arrival (:mod:`mergedlog`), so every byte is stored once.
 
-    A single node's output is stored once: ``tasks/run.log`` (SkyPilot's path) is a link
-    to ``run.log``, not a second copy.
+    A single node's ``tasks/run.log`` (SkyPilot's path) is a link to ``run.log``.
     """
 
     def __init__(self, log_dir: str, multi: bool) -> None:
@@ -37,31 +37,34 @@ class _Logs:
         self.log_dir = log_dir
         self.multi = multi
         self.lock = threading.Lock()
-        self.run = open(os.path.join(log_dir, "run.log"), "ab", buffering=0)  # noqa: SIM115
+        self.merged = mergedlog.Writer(log_dir) if multi else None
         if not multi:
+            self.run = open(os.path.join(log_dir, "run.log"), "ab", buffering=0)  # noqa: SIM115
             link = os.path.join(log_dir, "tasks", "run.log")
             if not os.path.lexists(link):
                 os.symlink(os.path.join("..", "run.log"), link)
 
     def note(self, text: str) -> None:
+        if self.merged is not None:
+            self.merged.write(0, text.encode())
+            return
         with self.lock:
             self.run.write(text.encode())
 
-    def pump(self, stream: Any, path: str, prefix: bytes) -> None:
+    def source(self, path: str, prefix: bytes) -> int:
+        """Register a rank's file; the id :meth:`pump` is given for it (0 when one node)."""
+        return self.merged.add_source(path, prefix) if self.merged is not None else 0
+
+    def pump(self, stream: Any, source: int) -> None:
         # Pieces of at most CHUNK bytes: a line without an end never grows in memory.
-        if not self.multi:
+        if self.merged is None:
             for piece in iter(lambda: stream.read1(CHUNK), b""):
                 with self.lock:
                     self.run.write(piece)
             stream.close()
             return
-        at_start = True
-        with open(path, "ab", buffering=0) as own:
-            for piece in iter(lambda: stream.readline(CHUNK), b""):
-                own.write(piece)
-                with self.lock:
-                    self.run.write(prefix + piece if at_start else piece)
-                at_start = piece.endswith(b"\n")
+        for piece in iter(lambda: stream.readline(CHUNK), b""):
+            self.merged.write(source, piece)
         stream.close()
 
 
@@ -126,10 +129,10 @@ class Driver:
             else:
                 name = "%d-%s.log" % (rank, role) if multi else "run.log"
             prefix = "(%s, rank=%d, pid=%d, ip=%s) " % (role, rank, proc.pid, node["ip"])
+            path = os.path.join(self.logs.log_dir, "tasks", name)
+            source = self.logs.source(path, prefix.encode())
             thread = threading.Thread(
-                target=self.logs.pump,
-                args=(proc.stdout, os.path.join(self.logs.log_dir, "tasks", name), prefix.encode()),
-                daemon=True,
+                target=self.logs.pump, args=(proc.stdout, source), daemon=True
             )
             thread.start()
             pumps.append(thread)

@@ -1,4 +1,4 @@
-"""Printing and following a job's aggregated ``run.log``.
+"""Printing and following a job's log: ``run.log``, or the merged view of several ranks.
 
 The raw log goes to stdout; when the stream ends, one JSON line with the job's final
 state goes to stderr, prefixed with ``STIX-JOB-STATUS `` so clients can pick it out.
@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any, Optional
 
-from . import db, nodes, scheduler, states
+from . import db, mergedlog, nodes, scheduler, states
 
 STATUS_MARK = "STIX-JOB-STATUS "
 CHUNK = 65536
@@ -21,28 +21,10 @@ CHUNK = 65536
 
 def _tail_offset(path: str, lines: int) -> int:
     """Byte offset where the last ``lines`` lines of ``path`` start (read backwards)."""
-    size = os.path.getsize(path)
-    if lines <= 0 or size == 0:
+    if lines <= 0:
         return 0
-    with open(path, "rb") as fh:
-        end = size - 1  # a final newline ends the last line; it does not start one
-        pos = size
-        found = 0
-        while pos > 0:
-            step = min(CHUNK, pos)
-            pos -= step
-            fh.seek(pos)
-            data = fh.read(step)
-            stop = min(len(data), end - pos)
-            while True:
-                i = data.rfind(b"\n", 0, stop)
-                if i < 0:
-                    break
-                found += 1
-                if found == lines:
-                    return pos + i + 1
-                stop = i
-        return 0
+    start = mergedlog.scan_back(path, 0, os.path.getsize(path), lines, 0, True)[0]
+    return start or 0
 
 
 def _copy(path: str, offset: int, out: Any) -> int:
@@ -78,15 +60,21 @@ def stream(home: str, job_id: Optional[int], follow: bool = False, tail: int = 0
     last_check = 0.0
     cluster = None
     polls = 0
+    merged: Optional[mergedlog.Reader] = None
     while True:
         status = conn.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()[0]
-        if os.path.exists(path):
+        if merged is None and offset is None and mergedlog.is_merged(row["log_dir"]):
+            merged = mergedlog.Reader(row["log_dir"])
+            merged.seek_tail(tail)
+        if merged is not None:  # several ranks: everything written before the state is seen
+            merged.pump(out, final=states.is_terminal(status))
+        elif os.path.exists(path):
             if offset is None:
                 offset = _tail_offset(path, tail)
             offset = _copy(path, offset, out)
         if not follow or states.is_terminal(status):
             grew = os.path.exists(path) and os.path.getsize(path) > (offset or 0)
-            if states.is_terminal(status) and offset is not None and grew:
+            if states.is_terminal(status) and offset is not None and grew and merged is None:
                 continue  # the last bytes arrived with the state change
             break
         now = time.time()

@@ -9,14 +9,31 @@ from __future__ import annotations
 
 import json
 import os
+import pkgutil
 import shlex
 import signal
 import subprocess
+import sys
 from typing import Any, Dict, List, Optional, Tuple
 
-from . import contain
+from . import contain, reaper
 
 CLUSTER_FILE = "cluster.json"
+REAPERS = "~/.stix_agent/reapers"  # on a remote node: one file per live rank reaper
+_SOURCE: List[str] = []
+
+
+def reaper_source() -> str:
+    """The text of :mod:`reaper`, run with ``python3 -c`` on nodes without the agent."""
+    if not _SOURCE:
+        data = pkgutil.get_data(__package__ or "stix.agent", "reaper.py")
+        assert data is not None
+        _SOURCE.append(data.decode())
+    return _SOURCE[0]
+
+
+def _reaper_argv(python: str, state: str, *args: str) -> List[str]:
+    return [python, "-S", "-c", reaper_source(), reaper.MARK, *args] if state else []
 
 
 def load_cluster(home: str) -> Dict[str, Any]:
@@ -69,8 +86,11 @@ def _wrapper(
     # Join the rank's cgroup first: the job's own variables (even HOME) cannot move it.
     lines = [contain.shell_join(leaf(key))] if key else []
     lines += ["export %s=%s" % (k, shlex.quote(v)) for k, v in env.items()]
-    if pidfile:
-        lines.append("mkdir -p %s && echo $$ > %s" % (os.path.dirname(pidfile), pidfile))
+    if pidfile:  # the rank's session (its reaper's front is the leader)
+        lines.append(
+            "mkdir -p %s && awk '{sub(/^.*\\) /, \"\"); print $4}' /proc/$$/stat > %s"
+            % (os.path.dirname(pidfile), pidfile)
+        )
     lines.append("if [ -d ~/sky_workdir ]; then cd ~/sky_workdir; else cd ~; fi")
     lines.append("exec bash -c %s" % shlex.quote(script))
     return "\n".join(lines)
@@ -95,8 +115,10 @@ def popen(
         full["HOME"] = home
         full.update(env)
         workdir = os.path.join(home, "sky_workdir")
+        state = os.path.join(home, ".stix_agent", "reapers")
+        rank = _reaper_argv(sys.executable, state, "run", state, key, "--", "bash", "-c", script)
         return subprocess.Popen(
-            contain.wrap(local_group(node, key), ["bash", "-c", script]),
+            contain.wrap(local_group(node, key), rank),
             cwd=workdir if os.path.isdir(workdir) else home,
             env=full,
             start_new_session=True,
@@ -104,26 +126,40 @@ def popen(
         )
     argv = list(spec["argv"])
     pidfile = "~/.stix_agent/pids/%s" % key
-    # -w: under sshd, a bare setsid forks and exits 0 at once and the rank's exit code is lost.
-    remote = "setsid -w bash -c %s" % shlex.quote(_wrapper(script, env, pidfile, key))
+    wrapped = ["bash", "-c", _wrapper(script, env, pidfile, key)]
+    rank = _reaper_argv("python3", REAPERS, "run", REAPERS, key, "--", *wrapped)
+    # Without python3 on the node: -w, since under sshd a bare setsid forks and exits 0
+    # at once and the rank's exit code would be lost.
+    remote = "if command -v python3 >/dev/null 2>&1; then exec %s; else exec setsid -w %s; fi" % (
+        shlex.join(rank),
+        shlex.join(wrapped),
+    )
     return subprocess.Popen([*argv, remote], start_new_session=True, **kwargs)
 
 
 def kill(node: Dict[str, Any], proc_pgid: int, key: str, sig: int = signal.SIGTERM) -> None:
-    """Signal one rank: its process group and its cgroup (locally, or through the node's argv).
+    """Signal one rank: its reaper's tree, its process group and its cgroup.
 
-    The cgroup also holds what left the group (``setsid``, double forks, ``env -i``).
+    The reaper's tree and the cgroup also hold what left the group (``setsid``, double
+    forks, ``env -i``). Locally, or through the node's argv.
     """
+    spec = node["exec"]
+    if spec.get("kind") == "local":
+        reaper.kill(os.path.join(node_home(node), ".stix_agent", "reapers"), key, sig)
     try:
         os.killpg(proc_pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-    spec = node["exec"]
     if spec.get("kind") == "local":
         contain.signal_group(local_group(node, key), sig)
         return
     pidfile = "~/.stix_agent/pids/%s" % key
-    cmd = "%s; %s; true" % (_shell_kill_session(pidfile, sig), contain.shell_kill(leaf(key), sig))
+    reap = shlex.join(_reaper_argv("python3", REAPERS, "kill", REAPERS, key, str(int(sig))))
+    cmd = "%s 2>/dev/null; %s; %s; true" % (
+        reap,
+        _shell_kill_session(pidfile, sig),
+        contain.shell_kill(leaf(key), sig),
+    )
     try:
         subprocess.run([*spec["argv"], cmd], timeout=30, capture_output=True)
     except (OSError, subprocess.SubprocessError):

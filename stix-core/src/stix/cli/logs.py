@@ -84,4 +84,12 @@ def _sync_down(cluster: str, job_id: int | None) -> None:
         )
     dest = Path.home() / "sky_logs" / cluster / source.name
     shutil.copytree(source, dest, dirs_exist_ok=True)
+    from stix.agent import mergedlog
+
+    if mergedlog.is_merged(str(dest)):  # several ranks: run.log is the merged view here
+        merged = dest / "run.log.merged"
+        mergedlog.write_merged(str(dest), str(merged))
+        merged.replace(dest / "run.log")
+        for name in (mergedlog.INDEX, mergedlog.SOURCES):
+            (dest / name).unlink()
     click.echo(str(dest))

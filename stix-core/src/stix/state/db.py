@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stix.agent.db import header_problem
+from stix.agent.db import header_problem, is_damage
 from stix.errors import StateError
 
 if TYPE_CHECKING:
@@ -129,9 +129,92 @@ def state_path() -> Path:
     return stix_home() / "state.db"
 
 
+_DAMAGED: set[str] = set()  # state files found damaged in this process: never used again
+
+
+def forget_damage(path: Path) -> None:
+    """Let this process open ``path`` again (after the damaged file was moved aside)."""
+    _DAMAGED.discard(str(path))
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose damage errors become the state's one-line :class:`StateError`."""
+
+    connection: StateConnection
+
+    def execute(self, sql: str, parameters: Any = ()) -> _Cursor:
+        with self.connection.guard(sql):
+            super().execute(sql, parameters)
+        return self
+
+    def executemany(self, sql: str, seq: Any) -> _Cursor:
+        with self.connection.guard(sql):
+            super().executemany(sql, seq)
+        return self
+
+    def fetchone(self) -> Any:
+        with self.connection.guard():
+            return super().fetchone()
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        with self.connection.guard():
+            return super().fetchmany(self.arraysize if size is None else size)
+
+    def fetchall(self) -> list[Any]:
+        with self.connection.guard():
+            return super().fetchall()
+
+    def __next__(self) -> Any:
+        with self.connection.guard():
+            return super().__next__()
+
+
+class StateConnection(sqlite3.Connection):
+    """The state database's connection: damage met in any query (not only at open) stops
+    with one line naming the file and ``stix state recover``, and nothing is written to
+    the file afterwards (every later statement but ``ROLLBACK`` is refused)."""
+
+    path = Path()
+    why = ""
+
+    @contextmanager
+    def guard(self, sql: str = "") -> Iterator[None]:
+        """Turn a damage error raised inside into :func:`damaged`; refuse a damaged file."""
+        if str(self.path) in _DAMAGED and not sql.lstrip().upper().startswith("ROLLBACK"):
+            raise damaged(self.path, self.why or "found damaged earlier")
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            self.why = str(exc)
+            _DAMAGED.add(str(self.path))
+            raise damaged(self.path, str(exc)) from None
+
+    def cursor(self, factory: Any = None) -> _Cursor:  # type: ignore[override]
+        return super().cursor(factory or _Cursor)
+
+    def execute(self, sql: str, parameters: Any = ()) -> _Cursor:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, seq: Any) -> _Cursor:
+        return self.cursor().executemany(sql, seq)
+
+    def executescript(self, script: str) -> sqlite3.Cursor:
+        with self.guard(script):
+            return super().executescript(script)
+
+    def commit(self) -> None:
+        with self.guard("COMMIT"):
+            super().commit()
+
+
 def _raw_connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    conn = sqlite3.connect(
+        str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, factory=StateConnection
+    )
+    conn.path = path
     conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
     if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
@@ -195,6 +278,8 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
         damaged file is never written to.
     """
     path = path or state_path()
+    if str(path) in _DAMAGED:
+        raise damaged(path, "found damaged earlier")
     wal = Path(f"{path}-wal")
     if not path.exists() and not wal.exists():
         _create(path)
@@ -211,6 +296,7 @@ def connect(path: Path | None = None) -> sqlite3.Connection:
                 raise damaged(path, f"quick_check: {result}")
         _migrate(conn)
     except sqlite3.DatabaseError as exc:
+        _DAMAGED.add(str(path))
         raise damaged(path, str(exc)) from None
     return conn
 

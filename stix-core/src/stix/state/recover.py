@@ -17,7 +17,14 @@ from typing import Any
 
 import attrs
 
-from stix.state.db import connect, header_problem, replace_row, state_path, write
+from stix.state.db import (
+    connect,
+    forget_damage,
+    header_problem,
+    replace_row,
+    state_path,
+    write,
+)
 
 _TABLES = ("clusters", "cluster_history", "jobs", "storage")
 
@@ -65,6 +72,7 @@ def _move_aside(path: Path) -> Path:
         if side.exists():
             side.rename(Path(f"{copy}{suffix}"))
     path.rename(copy)
+    forget_damage(path)  # the new file at ``path`` may be used again
     return copy
 
 

@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from stix.errors import TaskError
+from stix.task.clouds import checking_places
 from stix.task.dag import Dag, build_dag, split_header
 from stix.task.model import Task
 from stix.task.problems import Invalid, format_path, type_name
@@ -94,12 +95,13 @@ def load_dag(
     header, task_docs = split_header([d.data for d in docs])
     offset = 1 if header is not None else 0
     tasks: list[Task] = []
-    for index, data in enumerate(task_docs):
-        doc = docs[index + offset]
-        try:
-            tasks.append(parse_task(data, env_overrides, secret_overrides))
-        except Invalid as exc:
-            raise _located(exc, doc, file) from None
+    with checking_places():  # a user's file: regions and zones meet the catalog
+        for index, data in enumerate(task_docs):
+            doc = docs[index + offset]
+            try:
+                tasks.append(parse_task(data, env_overrides, secret_overrides))
+            except Invalid as exc:
+                raise _located(exc, doc, file) from None
     try:
         return build_dag(header, tasks)
     except Invalid as exc:

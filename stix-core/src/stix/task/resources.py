@@ -208,7 +208,8 @@ def prepare(raw: Any) -> dict[str, Any]:
                 "use 'job_recovery' only (spot_recovery is its old name)", ("spot_recovery",)
             )
         data["job_recovery"] = data.pop("spot_recovery")
-    if "infra" in data:
+    infra_given = "infra" in data
+    if infra_given:
         for legacy in ("cloud", "region", "zone"):
             if data.get(legacy) is not None:
                 raise Invalid(f"'infra' cannot be combined with '{legacy}'", (legacy,))
@@ -224,6 +225,15 @@ def prepare(raw: Any) -> dict[str, Any]:
             data["cloud"] = values.normalise_cloud(data["cloud"])
         except Invalid as exc:
             raise exc.under(("cloud",)) from None
+    if data.get("region") is not None or data.get("zone") is not None:
+        from stix.task.clouds import check_place
+
+        try:
+            check_place(data.get("cloud"), data.get("region"), data.get("zone"))
+        except Invalid as exc:
+            if infra_given:
+                raise Invalid(exc.message, ("infra",), exc.hint) from None
+            raise
     if internal:
         data["internal"] = internal
     if data.get("priority") is not None and data.get("priority_class") is not None:

@@ -23,7 +23,9 @@ from stix.interfaces import (
 )
 
 # Run on each node by ``down`` (argv: user cluster name, cluster name on cloud, the
-# head's connection folder name): stops the agent, every job process and the head's
+# head's connection folder name, the text of stix/agent/reaper.py): stops the agent, every
+# rank's reaper with its whole tree (what escaped with setsid and a cleared environment
+# re-parented there), every other job process and the head's
 # reused connections to workers, and removes what the cluster put there: its folders in
 # the home and every path a file mount created (listed in ~/.stix_agent/created_paths).
 _CLEANUP = r"""
@@ -36,6 +38,11 @@ for pyz in sorted(glob.glob(os.path.join(agent, "agent-*.pyz")))[-1:]:
         subprocess.run([sys.executable, "-S", pyz, "shutdown"], capture_output=True, timeout=60)
     except Exception:
         pass
+try:  # every rank reaper (by its file or its argv) and all its descendants
+    reapers = os.path.join(agent, "reapers")
+    subprocess.run([sys.executable, "-S", "-c", sys.argv[4], "sweep", reapers], timeout=60)
+except Exception:
+    pass
 try:  # the node's cgroup (stix.agent.contain): whatever left its group or environment
     import hashlib, time
     mount = [ln.split()[1] for ln in open("/proc/mounts") if ln.split()[2:3] == ["cgroup2"]][0]
@@ -277,6 +284,7 @@ class SshProvisioner(Provisioner):
 
     def terminate_instances(self, cluster_name_on_cloud: str, region: str | None) -> None:
         from stix import sshconfig
+        from stix.agent.nodes import reaper_source
         from stix.clouds.ssh.probe import host_runner
         from stix.runner.base import run_parallel
         from stix.runner.ssh import mux_dir
@@ -287,14 +295,14 @@ class SshProvisioner(Provisioner):
             remove_cluster_files(cluster_name_on_cloud)
             return
         cluster = record["cluster"]
+        reaper = reaper_source()
 
         def clean(host: Host) -> str | None:
             runner = host_runner(host, cluster=cluster_name_on_cloud, connect_timeout=10)
             try:
                 mux = mux_dir(cluster_name_on_cloud).rsplit("/", 1)[1]
-                runner.check_call(
-                    ["python3", "-c", _CLEANUP, cluster, cluster_name_on_cloud, mux], timeout=120
-                )
+                argv = ["python3", "-c", _CLEANUP, cluster, cluster_name_on_cloud, mux, reaper]
+                runner.check_call(argv, timeout=120)
                 revoke(runner, cluster_name_on_cloud)
             except StixError as exc:
                 return exc.message
