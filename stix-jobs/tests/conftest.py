@@ -11,17 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from jobs_helpers import cleanup
-
-FAST = {
-    "jobs": {
-        "poll_seconds": 0.5,
-        "tick_seconds": 0.5,
-        "launch_backoff_seconds": 1,
-        "log_sync_seconds": 1,
-        "controller": {"idle_minutes": 5},
-    }
-}
+from jobs_helpers import FAST, cleanup
 
 
 @pytest.fixture

@@ -13,6 +13,17 @@ from typing import Any
 
 DEADLINE_S = 90.0
 
+# Controller timings for tests: poll and sync every second or less.
+FAST = {
+    "jobs": {
+        "poll_seconds": 0.5,
+        "tick_seconds": 0.5,
+        "launch_backoff_seconds": 1,
+        "log_sync_seconds": 1,
+        "controller": {"idle_minutes": 5},
+    }
+}
+
 
 @contextmanager
 def on_controller() -> Iterator[Path]:

@@ -25,10 +25,14 @@ sys.path.insert(0, str(_REPO / "stix-aws" / "tests"))
 
 from aws_nodes_fake import FakeEc2NodesProxy  # noqa: E402
 from harness.fixtures import cloud, cloud_nodes  # noqa: E402
-from jobs_helpers import cleanup, task_row, wait_for, wait_status  # noqa: E402
+from jobs_helpers import (  # noqa: E402
+    FAST,
+    cleanup,
+    task_row,
+    wait_for,
+    wait_status,
+)
 from stix_jobs import sdk  # noqa: E402
-
-from conftest import FAST  # noqa: E402
 
 __all__ = ["cloud", "cloud_nodes"]
 

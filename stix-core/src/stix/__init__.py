@@ -24,11 +24,10 @@ _LAZY: dict[str, str] = {
     "Registry": "stix.plugins:Registry",
     "StixError": "stix.errors:StixError",
     "TaskError": "stix.errors:TaskError",
-    # the SDK: what the CLI commands call (launch/exec/submit name their module directly:
-    # once stix.sdk.launch is imported, the attribute stix.sdk.launch is that module)
-    "launch": "stix.sdk.launch:launch",
-    "exec": "stix.sdk.launch:exec",
-    "submit": "stix.sdk.launch:submit",
+    # the SDK: what the CLI commands call
+    "launch": "stix.sdk.launcher:launch",
+    "exec": "stix.sdk.launcher:exec",
+    "submit": "stix.sdk.launcher:submit",
     "status": "stix.sdk:status",
     "queue": "stix.sdk:queue",
     "tail_logs": "stix.sdk:tail_logs",

@@ -75,7 +75,7 @@ def test_stix_launch_stays_the_function_once_the_cli_imported_its_module() -> No
     import sys
 
     code = (
-        "import stix.sdk.launch, stix;"
+        "import stix.sdk.launcher, stix;"
         "assert callable(stix.launch) and callable(stix.exec) and callable(stix.submit)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

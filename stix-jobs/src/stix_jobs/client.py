@@ -133,7 +133,7 @@ class Controller:
 
     def start_process(self) -> None:
         """Run the controller as a job on the controller cluster, restarted if it dies."""
-        from stix.sdk.launch import exec as sdk_exec
+        from stix.sdk.launcher import exec as sdk_exec
         from stix.task import Task
 
         python = self.handle.python
@@ -186,7 +186,7 @@ def existing() -> Controller | None:
 
 def ensure() -> Controller:
     """The controller, launching or restarting its cluster first when needed."""
-    from stix.sdk.launch import launch
+    from stix.sdk.launcher import launch
     from stix.state.clusters import UP
 
     record = _record()

@@ -72,7 +72,7 @@ def exec_(cluster: str, entrypoint: tuple[str, ...], detach_run: bool, **kwargs:
         stix exec dev -d 'python train.py --epochs 1'
     """
     from stix.config import use_cli_overrides
-    from stix.sdk.launch import exec as sdk_exec
+    from stix.sdk.launcher import exec as sdk_exec
 
     use_cli_overrides(kwargs["config_overrides"])
     dag = load_entrypoint(entrypoint, kwargs, yes=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from stix.lazy import lazy_exports
 
 _LAZY = {
-    "launch": "stix.sdk.launch",
-    "exec": "stix.sdk.launch",
-    "submit": "stix.sdk.launch",
-    "LaunchResult": "stix.sdk.launch",
+    "launch": "stix.sdk.launcher",
+    "exec": "stix.sdk.launcher",
+    "submit": "stix.sdk.launcher",
+    "LaunchResult": "stix.sdk.launcher",
     "status": "stix.sdk.clusters",
     "stop": "stix.sdk.clusters",
     "start": "stix.sdk.clusters",

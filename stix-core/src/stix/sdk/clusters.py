@@ -154,7 +154,7 @@ def start(
     force: bool = False,
 ) -> ClusterRecord:
     """Restart a stopped (or unhealthy) cluster in the same place, then its agent."""
-    from stix.sdk.launch import restart_cluster
+    from stix.sdk.launcher import restart_cluster
 
     check_minutes(idle_minutes_to_autostop, "idle_minutes_to_autostop")
     with cluster_lock(cluster_name):

@@ -162,7 +162,7 @@ def launch(
     """
     from stix.errors import ProvisionError, ResourcesUnavailableError
     from stix.sdk import autostop
-    from stix.sdk.launch import launch as sdk_launch
+    from stix.sdk.launcher import launch as sdk_launch
     from stix.state.clusters import UP, ClusterStore
 
     existing = find_agent_job(cluster, spec["name"])
@@ -298,7 +298,7 @@ def submit_many(cluster: str, specs: list[dict[str, Any]]) -> list[int]:
 def launch_worker(cluster: str, task: Any) -> str:
     """Bring a pool worker up and run the pool's setup on it; return where it runs."""
     from stix.errors import ProvisionError, ResourcesUnavailableError
-    from stix.sdk.launch import launch as sdk_launch
+    from stix.sdk.launcher import launch as sdk_launch
 
     try:
         result = sdk_launch(task.copy(run="true"), cluster, detach_run=False)
