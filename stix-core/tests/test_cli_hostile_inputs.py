@@ -76,10 +76,10 @@ CASES: list[tuple[str, list[str], dict[str, Any], tuple[str, ...], int]] = [
     ("infra-flag-typo", ["launch", "--dryrun", "--infra", "awz", "echo"], {}, ("infra", "did you mean aws"), 1),
     ("region-unknown", ["launch", "--dryrun", "t.yaml"], _task("resources:\n  infra: aws/mars-1\nrun: echo\n"), ("resources.infra", "mars-1"), 1),
     ("region-typo", ["launch", "--dryrun", "t.yaml"], _task("resources:\n  infra: aws/us-east1\nrun: echo\n"), ("resources.infra", "us-east1"), 1),
-    ("region-unknown-validate", ["validate", "t.yaml"], _task("resources:\n  infra: aws/mars-1\n"), ("resources.infra", "mars-1", "us-east-1"), 1),
-    ("region-field-validate", ["validate", "t.yaml"], _task("resources:\n  cloud: aws\n  region: mars-1\n"), ("resources.region", "mars-1"), 1),
-    ("region-typo-validate", ["validate", "t.yaml"], _task("resources:\n  infra: aws/us-east1\n"), ("resources.infra", "did you mean us-east-1"), 1),
-    ("region-any-of-validate", ["validate", "t.yaml"], _task("resources:\n  any_of:\n    - infra: aws/us-east-1\n    - infra: aws/mars-1\n"), ("resources.any_of[1].infra", "mars-1"), 1),
+    ("region-unknown-validate", ["validate", "t.yaml"], {**_task("resources:\n  infra: aws/mars-1\n"), "@aws-catalog": ""}, ("resources.infra", "mars-1", "us-east-1"), 1),
+    ("region-field-validate", ["validate", "t.yaml"], {**_task("resources:\n  cloud: aws\n  region: mars-1\n"), "@aws-catalog": ""}, ("resources.region", "mars-1"), 1),
+    ("region-typo-validate", ["validate", "t.yaml"], {**_task("resources:\n  infra: aws/us-east1\n"), "@aws-catalog": ""}, ("resources.infra", "did you mean us-east-1"), 1),
+    ("region-any-of-validate", ["validate", "t.yaml"], {**_task("resources:\n  any_of:\n    - infra: aws/us-east-1\n    - infra: aws/mars-1\n"), "@aws-catalog": ""}, ("resources.any_of[1].infra", "mars-1"), 1),
     ("region-with-infra", ["launch", "--dryrun", "--infra", "aws", "--region", "mars-1", "echo"], {}, ("--region", "--infra"), 1),
     ("allowed-clouds-number", ["launch", "--dryrun", "echo"], {"@config": "allowed_clouds: 5\n"}, ("allowed_clouds",), 1),
     ("allowed-clouds-typo", ["launch", "--dryrun", "echo"], {"@config": "allowed_clouds: [awss]\n"}, ("allowed_clouds", "did you mean aws"), 1),
@@ -131,6 +131,14 @@ def check_one_error(exit_code: int, stderr: str, words: tuple[str, ...], code: i
         assert word in lines[0], f"{word!r} not named in: {lines[0]}"
 
 
+AWS_ROWS = (
+    "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,"
+    "SpotPrice,Region,AvailabilityZone\n"
+    "m6i.large,,,2,8,,0.096,0.03,us-east-1,us-east-1a\n"
+    "m6i.large,,,2,8,,0.096,0.03,us-west-2,us-west-2a\n"
+)
+
+
 @pytest.mark.parametrize(
     ("argv", "files", "words", "code"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
@@ -141,6 +149,11 @@ def test_hostile_input_gives_one_line(
     for name, content in files.items():
         if name == "@config":
             _write(stix_home / "config.yaml", content)
+        elif name == "@aws-catalog":  # an imported catalog: what a pinned region is checked on
+            folder = tmp_path / "cat" / "aws"
+            folder.mkdir(parents=True)
+            _write(folder / "vms.csv", AWS_ROWS)
+            assert cli("catalog", "import", "--format", "skypilot", str(folder)).exit_code == 0
         elif name == "@env":
             for key, value in content.items():
                 monkeypatch.setenv(key, value)

@@ -292,3 +292,19 @@ def test_hook_register_clouds_is_all_or_nothing_per_plugin(
     assert "halfcloud" not in plugin_registry.clouds()
     record = {r.name: r for r in plugin_registry.records()}["halfway"]
     assert record.error == "second cloud failed to build"
+
+
+def test_registry_follows_a_change_of_the_plugin_knobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stix.plugins import get_registry, reset_registry
+
+    reset_registry()
+    monkeypatch.setenv("STIX_PLUGINS", "")  # built-ins only
+    first = get_registry()
+    assert get_registry() is first  # unchanged knobs: the same registry
+    monkeypatch.setenv("STIX_PLUGINS", "aws")
+    assert get_registry() is not first  # a stale plugin set is never kept
+    handed = first
+    reset_registry(handed)  # one handed over explicitly is kept whatever the knobs say
+    monkeypatch.delenv("STIX_PLUGINS")
+    assert get_registry() is handed
+    reset_registry()

@@ -334,20 +334,32 @@ class Registry:
 
 
 _REGISTRY: Registry | None = None
+# The plugin knobs the registry was built under, or None for one handed to reset_registry.
+_BUILT_UNDER: tuple[str | None, str | None] | None = None
+
+
+def _knobs() -> tuple[str | None, str | None]:
+    return os.environ.get("STIX_PLUGINS"), os.environ.get("STIX_DISABLE_PLUGINS")
 
 
 def get_registry() -> Registry:
-    """The process-wide registry (created on first use)."""
-    global _REGISTRY
-    if _REGISTRY is None:
+    """The process-wide registry (created on first use).
+
+    Built again when ``STIX_PLUGINS`` or ``STIX_DISABLE_PLUGINS`` changed since it was
+    built, so a program (or a test) that changes them never keeps a stale plugin set.
+    """
+    global _REGISTRY, _BUILT_UNDER
+    if _REGISTRY is None or (_BUILT_UNDER is not None and _knobs() != _BUILT_UNDER):
         _REGISTRY = Registry()
+        _BUILT_UNDER = _knobs()
     return _REGISTRY
 
 
 def reset_registry(registry: Registry | None = None) -> None:
     """Replace the process-wide registry (tests; embedding programs)."""
-    global _REGISTRY
+    global _REGISTRY, _BUILT_UNDER
     _REGISTRY = registry
+    _BUILT_UNDER = None
 
 
 def hook_names() -> list[str]:

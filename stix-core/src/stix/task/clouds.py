@@ -5,9 +5,10 @@ with the ``pip install stix-<cloud>`` hint); any other name must be a cloud that
 installed plugin registers or whose catalog was imported. Plugins are consulted only
 for names outside SkyPilot's list, so loading a task stays cheap.
 
-A region or zone is checked against the cloud's catalog (an imported one, else the seed
-its plugin ships) while a user's task file is loaded (:func:`checking_places`), and only
-when one is given: a task without a region never opens a catalog.
+A region or zone is checked against the cloud's imported or fetched catalog while a user's
+task file is loaded (:func:`checking_places`), and only when one is given: a task without a
+region never opens a catalog. A plugin's seed is a small offline subset of the cloud's
+regions, so it is never used to refuse one (planning still says when no offer is there).
 """
 
 from __future__ import annotations
@@ -75,18 +76,13 @@ _NO_CATALOG = frozenset({"kubernetes", "ssh", "local"})
 
 
 def _catalog_for(cloud: str) -> object | None:
-    """The catalog serving ``cloud`` (imported, else its plugin's seed), or None."""
-    from stix.catalog.files import installed, seed_folders
+    """The imported or fetched catalog of ``cloud``, or None (a seed does not count)."""
+    from stix.catalog.files import installed
     from stix.catalog.query import Catalog
 
-    seeds = {}
     if cloud not in installed():
-        from stix.plugins import get_registry
-
-        seeds = seed_folders(get_registry())
-        if cloud not in seeds:
-            return None
-    catalog = Catalog(seeds=seeds)
+        return None
+    catalog = Catalog(seeds={})
     if cloud not in catalog.clouds:
         catalog.close()
         return None
