@@ -46,7 +46,10 @@ class FakeVms:
         self.harness.kill_node(node)
         for path in node.home.iterdir():
             if path.name != ".ssh":
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()  # a file, or a link the job left (never followed)
         self.harness.start_sshd(node)
 
     def destroy(self, cno: str) -> None:
