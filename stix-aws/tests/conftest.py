@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_fakes import SSH_KEY, FakeCapacityProxy, aws_client, leftovers
+from aws_fakes import SSH_KEY, FakeCapacityProxy, aws_client, leftovers, moto_server
 
 
 @pytest.fixture(autouse=True)
@@ -34,19 +34,8 @@ def _isolated_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def moto_endpoint() -> Iterator[str]:
     """``http://127.0.0.1:<port>`` of a moto server running for the whole session."""
     pytest.importorskip("moto")
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -139,3 +139,18 @@ def live(service: dict[str, Any]) -> list[dict[str, Any]]:
     from stix_serve.states import TERMINAL
 
     return [r for r in service["replicas"] if r["status"] not in TERMINAL]
+
+
+def down_everything() -> None:
+    """Every service down (purged), then the controller cluster itself."""
+    from stix import sdk as core
+    from stix.errors import StixError
+    from stix_serve import sdk
+
+    try:
+        sdk.down(all=True, purge=True, timeout=60)
+    finally:
+        try:
+            core.down(sdk.controller_name(), purge=True)
+        except StixError:
+            pass

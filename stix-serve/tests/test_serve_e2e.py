@@ -22,6 +22,7 @@ from serve_helpers import (
     FAST_CONFIG,
     Hammer,
     controller_home,
+    down_everything,
     get,
     live,
     node_processes,
@@ -44,15 +45,8 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
     finally:
         try:
-            sdk.down(all=True, purge=True, timeout=60)
+            down_everything()
         finally:
-            from stix import sdk as core
-            from stix.errors import StixError
-
-            try:
-                core.down(sdk.controller_name(), purge=True)
-            except StixError:
-                pass
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)

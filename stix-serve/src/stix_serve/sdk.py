@@ -28,8 +28,9 @@ from stix.errors import StixError
 
 CONTROLLER_PREFIX = "stix-serve-controller"
 UPDATE_MODES = ("rolling", "blue_green")
-# Config sections the controller needs to act as this user would (never credentials).
-FORWARDED_CONFIG = ("serve", "local", "allowed_clouds", "ssh")
+# Environment the controller's replica launches need to reach the user's clouds
+# (credentials, endpoints, profiles): a local controller's jobs get no client environment.
+FORWARDED_ENV = ("AWS_", "AZURE_", "GOOGLE_", "CLOUDSDK_", "KUBECONFIG", "RUNPOD_", "LAMBDA_")
 
 
 class ServeError(StixError):
@@ -91,15 +92,16 @@ def _handle(record: Any) -> Any:
 
 
 def _push_config(record: Any) -> None:
-    """Give the controller this user's serve settings (and the clouds it may use)."""
+    """Give the controller this user's STIX config: serve settings, the clouds it may use
+    and their settings (a replica on ``infra: aws`` needs ``aws.ssh_user``, regions, ...)."""
     import yaml
     from stix.config import load_config
 
-    config = load_config()
-    data = {k: config.get(k) for k in FORWARDED_CONFIG if config.get(k) is not None}
+    data = dict(load_config().data)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
         yaml.safe_dump(data, fh)
     try:
+        os.chmod(fh.name, 0o600)
         _handle(record).head_runner().put(Path(fh.name), "~/.stix/config.yaml")
     finally:
         os.unlink(fh.name)
@@ -124,8 +126,15 @@ def _ensure_process(record: Any) -> None:
 
     if not _remote(record, "ping", {}).get("running"):
         python = shlex.quote(_handle(record).python)
-        daemon = Task.from_yaml_config(
-            {"name": "serve-controller", "run": f"exec {python} -m stix_serve.controller"}
+        # Replicas are launched by the controller with this machine's cloud credentials
+        # and endpoints, passed as secrets (never logged or shown).
+        forwarded: dict[str, str | None] = {
+            k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)
+        }
+        daemon = Task(
+            name="serve-controller",
+            run=f"exec {python} -m stix_serve.controller",
+            secrets=forwarded,
         )
         core.exec(daemon, record.name, detach_run=True)
 
