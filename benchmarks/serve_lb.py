@@ -121,18 +121,37 @@ def measure(
     asyncio.run(latencies(url, 50))  # warm-up: connections, caches
     lat = asyncio.run(latencies(url, count))
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    client_before = time.process_time()
     rps = asyncio.run(throughput(url, args.seconds, args.concurrency))
     requests = rps * args.seconds
     cpu = {
         f"{name}_cpu_us": round((cpu_seconds(pid) - before[name]) / requests * 1e6, 1)
         for name, pid in pids.items()
     }
+    cpu["client_cpu_us"] = round((time.process_time() - client_before) / requests * 1e6, 1)
     return {
         **cpu,
         "rps": round(rps, 1),
         "p50_ms": round(statistics.median(lat), 3),
         "p99_ms": round(percentile(lat, 0.99), 3),
     }
+
+
+def ceiling(direct: dict[str, float], proxied: dict[str, float]) -> float:
+    """The best throughput ratio this machine allows, from CPU per request alone.
+
+    Each process is single-threaded (at most one core) and all of them share
+    ``os.cpu_count()`` cores: direct is the client and the replica, proxied adds the load
+    balancer. A proxy that cost nothing would reach 1.0.
+    """
+    cores = os.cpu_count() or 1
+
+    def best_rps(costs: list[float]) -> float:
+        return min(1e6 / max(costs), cores * 1e6 / sum(costs))
+
+    plain = best_rps([direct["client_cpu_us"], direct["replica_cpu_us"]])
+    relayed = best_rps([proxied["client_cpu_us"], proxied["replica_cpu_us"], proxied["lb_cpu_us"]])
+    return relayed / plain
 
 
 def main() -> None:
@@ -167,6 +186,7 @@ def main() -> None:
             direct = {k: statistics.median(r[0][k] for r in rounds) for k in rounds[0][0]}
             proxied = {k: statistics.median(r[1][k] for r in rounds) for k in rounds[0][1]}
             results[path] = {
+                "ceiling": round(ceiling(direct, proxied), 3),
                 "direct": direct,
                 "lb": proxied,
                 "rps_ratio": round(statistics.median(r[1]["rps"] / r[0]["rps"] for r in rounds), 3),
@@ -186,9 +206,9 @@ def main() -> None:
         return
     print(
         "| response | direct rps | via LB rps | ratio | direct p50 / p99 ms | via LB p50 / p99 ms "
-        "| added p50 / p99 ms | CPU per request: replica / LB |"
+        "| added p50 / p99 ms | CPU per request: client / replica / LB | CPU-bound ceiling |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for path, r in results.items():
         label = "13 B" if path == "/small" else "1 MiB streamed"
         d, p = r["direct"], r["lb"]
@@ -196,7 +216,8 @@ def main() -> None:
             f"| {label} | {d['rps']:,.0f} | {p['rps']:,.0f} | {r['rps_ratio']:.2f}x "
             f"| {d['p50_ms']:.2f} / {d['p99_ms']:.2f} | {p['p50_ms']:.2f} / {p['p99_ms']:.2f} "
             f"| {r['added_p50_ms']:.2f} / {r['added_p99_ms']:.2f} "
-            f"| {p['replica_cpu_us']:.0f} / {p['lb_cpu_us']:.0f} µs |"
+            f"| {p['client_cpu_us']:.0f} / {p['replica_cpu_us']:.0f} / {p['lb_cpu_us']:.0f} µs "
+            f"| {r['ceiling']:.2f}x |"
         )
 
 

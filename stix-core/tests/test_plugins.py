@@ -245,8 +245,44 @@ def test_hook_names_cover_the_contract() -> None:
         "register_commands",
         "register_provisioners",
         "register_stores",
+        "teardown_guard",
         "validate_task",
     ]
+
+
+def test_hook_teardown_guard_refuses_down_and_stop_until_purge(
+    register_plugin, cli, tmp_path
+) -> None:
+    class Guard:
+        @hookimpl
+        def teardown_guard(self, cluster_name: str, action: str) -> str | None:
+            return "it holds the fleet; run: fleet down" if cluster_name == "keeper" else None
+
+    class Broken:
+        @hookimpl
+        def teardown_guard(self, cluster_name: str, action: str) -> str | None:
+            raise RuntimeError("guard bug")
+
+    register_plugin(Guard(), name="guard")
+    register_plugin(Broken(), name="broken-guard")
+    task = tmp_path / "t.yaml"
+    task.write_text("run: echo hi\n")
+    for name in ("keeper", "other"):
+        result = cli("launch", "-y", "-c", name, str(task))
+        assert result.exit_code == 0, result.stderr
+    for verb in ("down", "stop"):
+        refused = cli(verb, "-y", "keeper")
+        assert refused.exit_code == 1
+        assert "Error: cluster 'keeper': it holds the fleet; run: fleet down" in refused.stderr
+    assert "--purge" in cli("down", "-y", "keeper").stderr  # the way out is named
+    every = cli("down", "-a", "-y")
+    assert every.exit_code == 0, every.stderr
+    assert "Skipping cluster keeper: it holds the fleet" in every.stderr
+    assert "Cluster other terminated." in every.stderr  # a failing guard blocks nothing
+    listing = cli("status")
+    assert "keeper" in listing.stdout and "other" not in listing.stdout
+    assert cli("down", "-y", "--purge", "keeper").exit_code == 0
+    assert "keeper" not in cli("status").stdout
 
 
 def test_hook_validate_task_runs_in_stix_validate(register_plugin, cli, tmp_path) -> None:

@@ -114,6 +114,15 @@ def test_cancel_pending_and_running(jobs_home: Path, tmp_path: Path) -> None:
     [a] = sdk.launch(Task.from_yaml_config({"run": f"touch {started}; sleep 300"}))
     wait_status(a, "RUNNING")
     wait_for("the job to start", started.exists)
+    # the controller is neither stopped nor torn down under a job in progress
+    from stix.errors import ClusterError
+    from stix.sdk import down, stop
+    from stix_jobs.client import controller_name
+
+    for verb in (down, stop):
+        with pytest.raises(ClusterError, match=rf"in progress \({a}\).*stix jobs cancel --all"):
+            verb(controller_name())
+    assert sdk.queue(job_ids=[a])[0]["status"] == "RUNNING"
     assert sdk.cancel([a]) == [a]
     wait_status(a, "CANCELLED")
     wait_for("no cluster left", lambda: job_clusters() == [])

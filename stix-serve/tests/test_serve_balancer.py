@@ -7,7 +7,7 @@ import shutil
 import socket
 import ssl
 import subprocess
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -49,7 +49,10 @@ def named(name: str) -> list[web.RouteDef]:
 
 
 def run(main: Callable[[], Awaitable[None]]) -> None:
+    """Run the test on the standard event loop, then on uvloop (what the controller uses)."""
     asyncio.run(asyncio.wait_for(main(), 30))
+    uvloop = pytest.importorskip("uvloop")
+    uvloop.run(asyncio.wait_for(main(), 30))
 
 
 async def with_lb(
@@ -356,5 +359,113 @@ def test_http1_framing_edge_cases() -> None:
             await lb.stop()
             await app.cleanup()
             raw.close()
+
+    run(main)
+
+
+def test_large_request_bodies_stream_to_the_replica_as_they_come() -> None:
+    """A body past the buffered size reaches the replica while the client is still sending
+    (the client waits for the replica to have read most of it before sending the end), with
+    a Content-Length or chunked, and a dead replica before any of it was sent is skipped."""
+    size = 3 * 1024 * 1024
+    piece = b"z" * 65536
+
+    async def main() -> None:
+        halfway = asyncio.Event()
+
+        async def sink(request: web.Request) -> web.Response:
+            seen = 0
+            digest = 0
+            while True:
+                data = await request.content.read(65536)
+                if not data:
+                    break
+                seen += len(data)
+                digest += data.count(b"z")
+                if seen >= size - len(piece):
+                    halfway.set()
+            return web.Response(
+                text=f"{seen} {digest}",
+                headers={"X-TE": request.headers.get("Transfer-Encoding", "")},
+            )
+
+        app, url = await start_app([web.post("/sink", sink)])
+        dead = f"http://127.0.0.1:{free_port()}"
+
+        async def body(client: aiohttp.ClientSession, lb_url: str, lb: LoadBalancer) -> None:
+            async def chunks() -> AsyncIterator[bytes]:
+                for _ in range(size // len(piece) - 1):
+                    yield piece
+                await asyncio.wait_for(halfway.wait(), 10)  # only a streaming proxy gets here
+                yield piece
+
+            for _ in range(2):  # one of the two goes to the dead replica first
+                halfway.clear()
+                async with client.post(lb_url + "/sink", data=chunks()) as r:
+                    assert r.status == 200, await r.text()
+                    assert await r.text() == f"{size} {size}"
+                    assert r.headers["X-TE"] == "chunked"
+            halfway.clear()
+            headers = {"Content-Length": str(size)}
+            async with client.post(lb_url + "/sink", data=chunks(), headers=headers) as r:
+                assert await r.text() == f"{size} {size}"
+                assert r.headers["X-TE"] == ""
+
+        try:
+            await with_lb([dead, url], body)
+        finally:
+            await app.cleanup()
+
+    run(main)
+
+
+def test_websockets_pass_through_both_ways() -> None:
+    async def main() -> None:
+        async def ws(request: web.Request) -> web.WebSocketResponse:
+            sock = web.WebSocketResponse()
+            await sock.prepare(request)
+            async for message in sock:
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    await sock.send_str("echo " + message.data)
+                    await sock.send_bytes(message.data.encode() * 2)
+            return sock
+
+        app, url = await start_app([web.get("/ws", ws), *named("plain")])
+
+        async def body(client: aiohttp.ClientSession, lb_url: str, lb: LoadBalancer) -> None:
+            async with client.ws_connect(lb_url + "/ws") as sock:
+                for word in ("one", "two"):
+                    await sock.send_str(word)
+                    assert (await sock.receive_str()) == "echo " + word
+                    assert (await sock.receive_bytes()) == word.encode() * 2
+            async with client.get(lb_url + "/") as r:  # plain requests still go through
+                assert await r.text() == "plain"
+
+        try:
+            await with_lb([url], body)
+        finally:
+            await app.cleanup()
+
+    run(main)
+
+
+def test_chunk_sizes_another_parser_could_read_differently_are_refused() -> None:
+    async def main() -> None:
+        app, url = await start_app(named("x"))
+        lb = LoadBalancer()
+        lb.set_ready([url])
+        port = free_port()
+        await lb.start("127.0.0.1", port)
+        try:
+            for size in (b"0x5", b"+5", b"5_0", b""):
+                request = (
+                    b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + size
+                    + b"\r\nhello\r\n0\r\n\r\n"
+                )
+                assert (await raw_exchange(port, request)).startswith(b"HTTP/1.1 400"), size
+        finally:
+            await lb.stop()
+            await app.cleanup()
 
     run(main)

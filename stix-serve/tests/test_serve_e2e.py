@@ -123,6 +123,20 @@ def test_readiness_gates_traffic_then_down_leaves_nothing(home: Path, tmp_path: 
 
     replica_home = controller_home(home) / "local"
     assert node_processes(replica_home)
+    # the controller is neither stopped nor torn down under a live service; --all skips it
+    controller = sdk.controller_name()
+    for argv in (["down", "-y", controller], ["stop", "-y", controller]):
+        refused = subprocess.run(
+            [sys.executable, "-m", "stix", *argv], capture_output=True, text=True
+        )
+        assert refused.returncode == 1, refused.stderr
+        assert "still runs service(s) gated" in refused.stderr
+        assert "stix serve down gated" in refused.stderr and "Traceback" not in refused.stderr
+    every = subprocess.run(
+        [sys.executable, "-m", "stix", "down", "-a", "-y"], capture_output=True, text=True
+    )
+    assert every.returncode == 0 and f"Skipping cluster {controller}" in every.stderr
+    assert one("gated")["status"] == "READY"
     assert sdk.down(["gated"]) == ["gated"]
     assert sdk.status() == []
     assert get(endpoint + "/")[0] == 0  # the endpoint is closed

@@ -125,6 +125,25 @@ def validate_task(task: Task, context: dict[str, Any]) -> Task | None:
     """
 
 
+# --------------------------------------------------------------------------
+# Lifecycle: protect clusters a plugin depends on
+
+
+@hookspec
+def teardown_guard(cluster_name: str, action: str) -> str | None:
+    """Refuse to stop or tear down a cluster that a plugin still depends on.
+
+    Called by ``stix down`` / ``sdk.down`` (not with ``--purge``) and ``stix stop`` /
+    ``sdk.stop`` before anything is touched; for example a feature plugin whose
+    controller cluster still runs services or jobs. Return ``None`` at once for
+    clusters the plugin does not own: this runs on every down and stop.
+
+    :param cluster_name: the cluster the user named.
+    :param action: ``"down"`` or ``"stop"``.
+    :returns: a one-line reason to refuse that says what to run instead, or ``None``.
+    """
+
+
 __all__ = [
     "ENTRY_POINT_GROUP",
     "PROJECT",
@@ -136,5 +155,6 @@ __all__ = [
     "register_commands",
     "register_provisioners",
     "register_stores",
+    "teardown_guard",
     "validate_task",
 ]

@@ -12,6 +12,7 @@ Environment knobs: ``STIX_PLUGINS=a,b`` loads only these third-party plugins
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ import pluggy
 
 from stix import hookspecs
 from stix.errors import PluginError, StixError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import click
@@ -324,6 +327,23 @@ class Registry:
             if result is not None:
                 task = result
         return task
+
+    def teardown_refusal(self, cluster_name: str, action: str) -> str | None:
+        """The first plugin's reason not to ``action`` (down/stop) the cluster, or None.
+
+        A guard that fails (a bug, an unreachable controller) does not block the user:
+        it is logged and skipped.
+        """
+        self.load_all()
+        for impl in self.pm.hook.teardown_guard.get_hookimpls():
+            try:
+                reason = impl.function(cluster_name=cluster_name, action=action)
+            except Exception as exc:  # a broken guard must not trap a cluster
+                log.warning("teardown guard of %s failed: %s", impl.plugin_name, exc)
+                continue
+            if reason:
+                return str(reason)
+        return None
 
     def records(self) -> list[PluginRecord]:
         """One record per discovered plugin, loading each to learn what it registers."""

@@ -10,22 +10,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import attrs
 
 from stix_serve import http1
 from stix_serve.autoscaler import RequestRate
-from stix_serve.http1 import BadMessage, ClientGone, Head, UpstreamBroke
+from stix_serve.http1 import BadMessage, ClientGone, Head, Upstream, UpstreamBroke
 
 log = logging.getLogger("stix_serve.lb")
 
 MAX_ATTEMPTS = 3
 MAX_BODY = 1024**3
+# Request bodies up to this size are read before forwarding, so that a request can be
+# retried on another replica; larger ones stream through.
+BUFFERED_BODY = 1024 * 1024
 IDLE_PER_REPLICA = 64
-# Read replicas in large pieces: fewer system calls per streamed megabyte.
-UPSTREAM_BUFFER = 1024 * 1024
+CONNECT_TIMEOUT = 10.0
+# Headers of the client's request the proxy sets itself.
+SET_BY_PROXY = frozenset({b"host", b"content-length", b"transfer-encoding", b"expect"})
+# How much of a request body is still unread: ("exact", bytes) or ("chunked", 0).
+Rest = tuple[str, int] | None
 REASONS = {
     400: "Bad Request",
     413: "Content Too Large",
@@ -35,6 +45,18 @@ REASONS = {
     503: "Service Unavailable",
     505: "HTTP Version Not Supported",
 }
+
+
+@attrs.define
+class Exchange:
+    """One client request being proxied."""
+
+    head: Head
+    body: bytes  # the body read so far (all of it unless ``rest``)
+    writer: asyncio.StreamWriter
+    client_ip: bytes
+    reader: asyncio.StreamReader | None = None
+    rest: Rest = None  # how much of the body is still unread in ``reader``
 
 
 class RoundRobin:
@@ -98,20 +120,6 @@ def ssl_context(certfile: str, keyfile: str) -> ssl.SSLContext:
     return context
 
 
-class Connection:
-    """One open connection to a replica (kept for reuse between requests)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.reused = False
-
-    def usable(self) -> bool:
-        return not self.writer.transport.is_closing() and not self.reader.at_eof()
-
-    def close(self) -> None:
-        self.writer.transport.abort()
-
-
 class LoadBalancer:
     """One service's endpoint. The replica manager calls :meth:`set_ready` as replicas change.
 
@@ -133,7 +141,7 @@ class LoadBalancer:
         self.stream_timeout = stream_timeout
         self.access_log = access_log
         self.server: asyncio.AbstractServer | None = None
-        self.idle: dict[str, list[Connection]] = {}
+        self.idle: dict[str, list[Upstream]] = {}
         self.clients: set[asyncio.StreamWriter] = set()
         self.addresses: dict[str, tuple[str, int, bytes]] = {}
 
@@ -185,18 +193,27 @@ class LoadBalancer:
                 if data is None:
                     break
                 head = http1.parse_head(data, request=True)
+                if head.length is not None and head.length > MAX_BODY:
+                    raise BadMessage("request body too large", 413)
                 if (head.get(b"expect") or b"").lower() == b"100-continue":
                     writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                # A body up to BUFFERED_BODY is read first, so the request can be tried
+                # again on another replica; a larger one streams through as it comes.
+                rest: Rest = None
                 if head.chunked:
-                    body = await http1.read_chunked(reader, MAX_BODY)
+                    body, whole = await http1.read_chunked_upto(reader, BUFFERED_BODY)
+                    if not whole:
+                        rest = ("chunked", 0)
+                elif head.length and head.length > BUFFERED_BODY:
+                    body = await reader.readexactly(BUFFERED_BODY)
+                    rest = ("exact", head.length - BUFFERED_BODY)
                 elif head.length:
-                    if head.length > MAX_BODY:
-                        raise BadMessage("request body too large", 413)
                     body = await reader.readexactly(head.length)
                 else:
                     body = b""
                 self.rate.add(time.time())
-                if not await self.handle(head, body, writer, client_ip) or head.close:
+                keep = await self.handle(Exchange(head, body, writer, client_ip, reader, rest))
+                if not keep or head.close:
                     break
         except BadMessage as exc:
             self._reply(writer, exc.status, str(exc), close=True)
@@ -222,10 +239,13 @@ class LoadBalancer:
         )
         writer.write(head.encode() + body)
 
-    async def handle(
-        self, head: Head, body: bytes, writer: asyncio.StreamWriter, client_ip: bytes
-    ) -> bool:
-        """Proxy one request; False when the client connection must end."""
+    async def handle(self, ex: Exchange) -> bool:
+        """Proxy one request; False when the client connection must end.
+
+        A request with ``ex.rest`` (body still unread, streamed to the replica after
+        ``ex.body``) is retried only while none of it has been sent.
+        """
+        head, writer, rest = ex.head, ex.writer, ex.rest
         started = time.monotonic()
         tried: set[str] = set()
         error = "no ready replica"
@@ -236,9 +256,13 @@ class LoadBalancer:
             tried.add(url)
             self.inflight[url] = self.inflight.get(url, 0) + 1
             try:
-                status, keep = await self._forward(url, head, body, writer, client_ip)
-            except UpstreamBroke:
+                status, keep = await self._forward(url, ex)
+            except UpstreamBroke as exc:
                 error = f"replica {url} did not answer"
+                if not exc.retryable:
+                    self._reply(writer, 502, error, close=True)
+                    self._log(head, 502, url, started)
+                    return False
                 log.info("retrying %s elsewhere: %s", head.first[1][:200], error)
                 continue
             except ClientGone:
@@ -249,9 +273,9 @@ class LoadBalancer:
             self._log(head, status, url, started)
             return keep
         status = 503 if not tried else 502
-        self._reply(writer, status, error)
+        self._reply(writer, status, error, close=rest is not None)
         self._log(head, status, None, started)
-        return True
+        return rest is None
 
     def _address(self, url: str) -> tuple[str, int, bytes]:
         found = self.addresses.get(url)
@@ -261,7 +285,7 @@ class LoadBalancer:
             found = self.addresses[url] = (host, int(port), hostport.encode())
         return found
 
-    async def _connection(self, url: str) -> Connection:
+    async def _connection(self, url: str) -> Upstream:
         pool = self.idle.get(url)
         while pool:
             conn = pool.pop()
@@ -270,56 +294,90 @@ class LoadBalancer:
                 return conn
             conn.close()
         host, port, _ = self._address(url)
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(host, port, limit=UPSTREAM_BUFFER), 10
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(Upstream, host, port), CONNECT_TIMEOUT
             )
         except (OSError, asyncio.TimeoutError) as exc:
             raise UpstreamBroke() from exc
-        return Connection(reader, writer)
+        return conn
 
-    def _request_bytes(self, url: str, head: Head, body: bytes, client_ip: bytes) -> bytes:
+    def _request_bytes(
+        self, url: str, head: Head, body: bytes, client_ip: bytes, rest: Rest
+    ) -> bytes:
         method, target = head.first[0], head.first[1]
         lines = [method + b" " + target + b" HTTP/1.1", b"Host: " + self._address(url)[2]]
         for name, value in head.headers:
             key = name.lower()
-            if key in http1.HOP_BY_HOP or key in (
-                b"host",
-                b"content-length",
-                b"transfer-encoding",
-                b"expect",
-            ):
+            if key in http1.HOP_BY_HOP or key in SET_BY_PROXY:
                 continue
             lines.append(name + b": " + value)
         lines.append(b"X-Forwarded-For: " + client_ip)
-        if body or method in (b"POST", b"PUT", b"PATCH"):
-            lines.append(b"Content-Length: " + str(len(body)).encode())
+        if head.upgrade is not None:
+            lines += [b"Connection: Upgrade", b"Upgrade: " + head.upgrade]
+        if rest is not None and rest[0] == "chunked":
+            lines.append(b"Transfer-Encoding: chunked")
+            body = b"%x\r\n%s\r\n" % (len(body), body) if body else b""
+        elif rest is not None:
+            lines.append(b"Content-Length: %d" % (len(body) + rest[1]))
+        elif body or method in (b"POST", b"PUT", b"PATCH"):
+            lines.append(b"Content-Length: %d" % len(body))
         return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
-    async def _forward(
-        self, url: str, head: Head, body: bytes, writer: asyncio.StreamWriter, client_ip: bytes
-    ) -> tuple[int, bool]:
+    async def _send_request(
+        self, url: str, request: bytes, reader: asyncio.StreamReader | None, rest: Rest
+    ) -> tuple[Upstream, http1.Watchdog, Head]:
+        """Send the request and read the response head, on a kept connection if one is
+        free (one the replica closed meanwhile is replaced once)."""
+        for fresh_try in (False, True):
+            conn = await self._connection(url)
+            # one timer guards the whole exchange (cheaper than a timeout per read)
+            dog = http1.Watchdog(conn, self.stream_timeout)
+            try:
+                conn.write(request)
+                if rest is not None:
+                    assert reader is not None
+                    await self._stream_body(reader, conn, rest)
+                return conn, dog, await self._response_head(conn)
+            except (OSError, UpstreamBroke, BadMessage) as exc:
+                dog.cancel()
+                conn.close()
+                sent = rest is not None and not (isinstance(exc, UpstreamBroke) and exc.retryable)
+                if sent:
+                    if isinstance(exc, BadMessage):
+                        raise  # the client's own body was malformed
+                    raise UpstreamBroke(retryable=False) from exc
+                if conn.reused and not fresh_try:
+                    continue
+                raise UpstreamBroke() from exc
+        raise AssertionError("unreachable")
+
+    async def _stream_body(self, reader: asyncio.StreamReader, conn: Upstream, rest: Rest) -> None:
+        assert rest is not None
+        try:
+            if rest[0] == "chunked":
+                await http1.pass_chunked(reader, conn)
+            else:
+                await http1.pass_exact(reader, conn, rest[1])
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            conn.close()
+            raise ClientGone() from exc
+
+    async def _forward(self, url: str, ex: Exchange) -> tuple[int, bool]:
         """Send the request to ``url`` and relay the answer: (status, keep client open).
 
         :raises UpstreamBroke: the replica failed before the first byte reached the client.
         :raises ClientGone: the client left.
         """
-        request = self._request_bytes(url, head, body, client_ip)
-        for fresh_try in (False, True):
-            conn = await self._connection(url)
-            # one timer guards the whole exchange (cheaper than a timeout per read)
-            dog = http1.Watchdog(conn.writer.transport, self.stream_timeout)
-            try:
-                conn.writer.write(request)
-                response = await self._response_head(conn)
-                break
-            except (OSError, asyncio.IncompleteReadError, UpstreamBroke, BadMessage) as exc:
-                dog.cancel()
-                conn.close()
-                if conn.reused and not fresh_try:
-                    continue  # a kept connection the replica had closed: try a new one
-                raise UpstreamBroke() from exc
+        head, writer, reader, rest = ex.head, ex.writer, ex.reader, ex.rest
+        request = self._request_bytes(url, head, ex.body, ex.client_ip, rest)
+        conn, dog, response = await self._send_request(url, request, reader, rest)
         status = int(response.first[1])
+        if status == 101 and head.upgrade is not None and reader is not None:
+            dog.cancel()
+            await self._tunnel(conn, response, reader, writer)
+            return status, False
         has_body = http1.response_has_body(head.first[0], status)
         to_end = has_body and not response.chunked and response.length is None
         keep_client = not head.close and not to_end
@@ -330,19 +388,22 @@ class LoadBalancer:
         if not keep_client:
             out.append(b"Connection: close")
         head_bytes = b"\r\n".join(out) + b"\r\n\r\n"
-        # The head goes out with the first body bytes (one write for a small answer). Once
-        # it is out the client has the status line: a failure can no longer be retried.
-        reusable = True
+        framing: http1.Framing
+        if not has_body:
+            framing = http1.Exact(0)
+        elif response.chunked:
+            framing = http1.Chunked()
+        elif response.length is not None:
+            framing = http1.Exact(response.length)
+        else:
+            framing = http1.ToEnd()
+        # The head goes out with the body bytes already read (one write for a small
+        # answer); the rest is passed on from the replica connection's own reads. Once
+        # the head is out the client has the status line: a failure cannot be retried.
         try:
-            if has_body and response.chunked:
-                reusable = await http1.copy_chunked(conn.reader, writer, dog, head_bytes)
-            elif has_body and response.length is not None:
-                await http1.copy_exactly(conn.reader, writer, response.length, dog, head_bytes)
-            else:
-                writer.write(head_bytes)
-                if has_body:
-                    await http1.copy_to_end(conn.reader, writer, dog)
-            await http1.flush(writer)
+            reusable = await http1.Relay(conn, writer, framing, head_bytes).start()
+            if writer.transport.get_write_buffer_size():
+                await http1.flush(writer)
         except UpstreamBroke:
             log.info("stream from %s broke", url)
             conn.close()
@@ -353,7 +414,7 @@ class LoadBalancer:
             raise
         finally:
             dog.cancel()
-        if response.close or to_end or not reusable:
+        if response.close or to_end or not reusable or not conn.usable():
             conn.close()
         else:
             pool = self.idle.setdefault(url, [])
@@ -363,12 +424,47 @@ class LoadBalancer:
                 conn.close()
         return status, keep_client
 
-    async def _response_head(self, conn: Connection) -> Head:
+    async def _tunnel(
+        self,
+        conn: Upstream,
+        response: Head,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """After ``101 Switching Protocols`` (WebSocket): bytes both ways until one side ends."""
+        out = [b"HTTP/1.1 " + b" ".join(response.first[1:])]
+        out += [name + b": " + value for name, value in response.headers]
+        relay = http1.Relay(conn, writer, http1.ToEnd(), b"\r\n".join(out) + b"\r\n\r\n")
+        downstream = relay.start()
+
+        async def upstream_pump() -> None:
+            while not conn.ended:
+                data = await reader.read(http1.COPY_SIZE)
+                if not data:
+                    return
+                conn.write(data)
+                await conn.drain()
+
+        pump = asyncio.ensure_future(upstream_pump())
+        try:
+            either: set[asyncio.Future[Any]] = {downstream, pump}
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            pump.cancel()
+            conn.close()
+            if not downstream.done():
+                downstream.cancel()
+            elif not downstream.cancelled():
+                downstream.exception()  # retrieved: a broken tunnel just ends
+            await asyncio.gather(pump, return_exceptions=True)
+            try:
+                await http1.flush(writer)
+            except ClientGone:
+                pass
+
+    async def _response_head(self, conn: Upstream) -> Head:
         while True:
-            data = await http1.read_head(conn.reader)
-            if data is None:
-                raise UpstreamBroke()
-            response = http1.parse_head(data, request=False)
+            response = http1.parse_head(await conn.read_head(), request=False)
             status = response.first[1]
             if not status.startswith(b"1") or status == b"101":
                 return response  # informational answers (100 Continue) are skipped
@@ -386,6 +482,21 @@ class LoadBalancer:
             )
 
 
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run the controller's (or a benchmark's) event loop: uvloop where it is installed,
+    which halves the proxy's own CPU per small request; ``STIX_SERVE_EVENT_LOOP=asyncio``
+    keeps the standard loop."""
+    if os.environ.get("STIX_SERVE_EVENT_LOOP") != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            uvloop.run(main)
+            return
+    asyncio.run(main)
+
+
 def _main(argv: list[str] | None = None) -> None:
     """``python -m stix_serve.balancer PORT URL...``: a fixed-replica proxy (benchmarks)."""
     import sys
@@ -399,7 +510,14 @@ def _main(argv: list[str] | None = None) -> None:
         await lb.start("127.0.0.1", port)
         await asyncio.Event().wait()
 
-    asyncio.run(run())
+    import os
+
+    if os.environ.get("LB_UVLOOP"):
+        import uvloop
+
+        uvloop.run(run())
+    else:
+        asyncio.run(run())
 
 
 if __name__ == "__main__":

@@ -133,7 +133,9 @@ def main() -> int:
             loop.add_signal_handler(sig, controller.stopping.set)
         await controller.run()
 
-    asyncio.run(run())
+    from stix_serve.balancer import run_loop
+
+    run_loop(run())
     lock.close()
     return 0
 

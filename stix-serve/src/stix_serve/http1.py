@@ -47,6 +47,7 @@ class Head:
     length: int | None = None  # Content-Length, when given
     chunked: bool = False
     close: bool = False  # the sender ends the connection after this message
+    upgrade: bytes | None = None  # the protocol asked for with Connection: upgrade
 
     def get(self, name: bytes) -> bytes | None:
         for key, value in self.headers:
@@ -104,6 +105,8 @@ def parse_head(data: bytes, *, request: bool) -> Head:
         if len(lengths) != 1 or not next(iter(lengths)).isdigit():
             raise BadMessage("invalid Content-Length")
         head.length = int(next(iter(lengths)))
+    if b"upgrade" in tokens:
+        head.upgrade = head.get(b"upgrade")
     head.close = b"close" in tokens or (version == b"HTTP/1.0" and b"keep-alive" not in tokens)
     return head
 
@@ -112,165 +115,357 @@ def response_has_body(method: bytes, status: int) -> bool:
     return method != b"HEAD" and status >= 200 and status not in (204, 304)
 
 
-async def read_chunked(reader: asyncio.StreamReader, limit: int) -> bytes:
-    """Decode a chunked body (trailers dropped); refuse one larger than ``limit``."""
+def _chunk_size(line: bytes) -> int:
+    """A chunk-size line's size: hex digits only (no sign, prefix or underscore, which
+    ``int`` would accept and another parser might read differently)."""
+    text = line.split(b";", 1)[0].strip()
+    if not text or len(text) > 15 or text.strip(b"0123456789abcdefABCDEF"):
+        raise BadMessage("malformed chunk size")
+    return int(text, 16)
+
+
+async def read_chunked_upto(reader: asyncio.StreamReader, limit: int) -> tuple[bytes, bool]:
+    """Decode chunks until the body ends or passes ``limit`` bytes: (data, whole body)."""
     parts: list[bytes] = []
     total = 0
+    while total <= limit:
+        size = _chunk_size(await reader.readuntil(b"\r\n"))
+        if size == 0:
+            while await reader.readuntil(b"\r\n") != b"\r\n":
+                pass  # trailers are dropped
+            return b"".join(parts), True
+        parts.append(await reader.readexactly(size))
+        total += size
+        if await reader.readexactly(2) != b"\r\n":
+            raise BadMessage("malformed chunk")
+    return b"".join(parts), False
+
+
+async def pass_chunked(reader: asyncio.StreamReader, upstream: Upstream) -> None:
+    """Forward the rest of a chunked request body, re-framed canonically as it goes."""
     while True:
         size = _chunk_size(await reader.readuntil(b"\r\n"))
         if size == 0:
             while await reader.readuntil(b"\r\n") != b"\r\n":
                 pass
-            return b"".join(parts)
-        total += size
-        if total > limit:
-            raise BadMessage("request body too large", 413)
-        parts.append(await reader.readexactly(size))
+            upstream.write(b"0\r\n\r\n")
+            return
+        upstream.write(b"%x\r\n" % size)
+        await pass_exact(reader, upstream, size)
         if await reader.readexactly(2) != b"\r\n":
             raise BadMessage("malformed chunk")
+        upstream.write(b"\r\n")
 
 
-def _chunk_size(line: bytes) -> int:
-    text = line.split(b";", 1)[0].strip()
-    try:
-        return int(text, 16)
-    except ValueError:
-        raise BadMessage("malformed chunk size") from None
+async def pass_exact(reader: asyncio.StreamReader, upstream: Upstream, count: int) -> None:
+    """Forward ``count`` request body bytes as they arrive, at the replica's pace."""
+    while count > 0:
+        data = await reader.read(min(count, COPY_SIZE))
+        if not data:
+            raise asyncio.IncompleteReadError(b"", count)
+        upstream.write(data)
+        count -= len(data)
+        await upstream.drain()
 
 
 class UpstreamBroke(Exception):
-    """The replica's side ended or stalled before its response was complete."""
+    """The replica's side ended or stalled before its response was complete.
+
+    ``retryable`` is False once part of the client's request body was sent on: the
+    request cannot be replayed to another replica.
+    """
+
+    def __init__(self, retryable: bool = True) -> None:
+        super().__init__()
+        self.retryable = retryable
 
 
 class ClientGone(Exception):
     """The client went away before the response was complete."""
 
 
-async def _send(writer: asyncio.StreamWriter, data: bytes) -> None:
-    try:
-        writer.write(data)
-        if writer.transport.get_write_buffer_size() > COPY_SIZE:
-            await writer.drain()
-    except (ConnectionError, RuntimeError) as exc:
-        raise ClientGone() from exc
-    if writer.transport.is_closing():
-        raise ClientGone()
+# Where a body ends -----------------------------------------------------------
+
+
+class Exact:
+    """A body of ``count`` bytes (``Content-Length``)."""
+
+    def __init__(self, count: int) -> None:
+        self.left = count
+
+    def scan(self, data: bytes | bytearray, end: int) -> int:
+        """The offset in ``data[:end]`` where the body ends, or -1 if it goes on."""
+        if end >= self.left:
+            stop, self.left = self.left, 0
+            return stop
+        self.left -= end
+        return -1
+
+
+class Chunked:
+    """A chunked body, scanned (never decoded) to find its end, across reads."""
+
+    def __init__(self) -> None:
+        self.left = 0  # bytes of chunk data and its CRLF still to pass over
+        self.line = b""  # a chunk-size or trailer line split across reads
+        self.trailers = False
+
+    def scan(self, data: bytes | bytearray, end: int) -> int:
+        pos = 0
+        while pos < end:
+            if self.left:
+                step = min(self.left, end - pos)
+                pos += step
+                self.left -= step
+                continue
+            newline = data.find(b"\n", pos, end)
+            if newline < 0:
+                self.line += data[pos:end]
+                if len(self.line) > 4096:
+                    raise BadMessage("chunk line too long")
+                return -1
+            line, self.line = self.line + data[pos : newline + 1], b""
+            pos = newline + 1
+            if self.trailers:
+                if line.strip() == b"":
+                    return pos
+                continue
+            size = _chunk_size(line)
+            if size == 0:
+                self.trailers = True
+            else:
+                self.left = size + 2
+        return -1
+
+
+class ToEnd:
+    """A body that ends with the connection."""
+
+    def scan(self, data: bytes | bytearray, end: int) -> int:
+        return -1
+
+
+Framing = Exact | Chunked | ToEnd
+
+
+# The replica side of an exchange -------------------------------------------
+
+
+READ_SIZE = 256 * 1024
+
+
+class Upstream(asyncio.BufferedProtocol):
+    """One connection to a replica, read into one reused buffer with no stream in between.
+
+    While a response head is awaited, bytes collect in ``buffer``; once a :class:`Relay`
+    is attached, each read goes straight to the client as it arrives. (Reusing the read
+    buffer spares a fresh large allocation, and its page faults, per read.)
+    """
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.inbox = bytearray(READ_SIZE)
+        self.buffer = bytearray()
+        self.relay: Relay | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.ended = False
+        self.reused = False
+        self.last = self.loop.time()  # of the last read: what the watchdog looks at
+        self.write_paused = False
+        self.drained: asyncio.Future[None] | None = None
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def get_buffer(self, sizehint: int) -> bytearray:
+        return self.inbox
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.last = self.loop.time()
+        if self.relay is not None:
+            self.relay.feed(self.inbox, nbytes)
+            return
+        self.buffer += memoryview(self.inbox)[:nbytes]
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._end()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end()
+        self.write_paused = False
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+
+    def _end(self) -> None:
+        self.ended = True
+        if self.relay is not None:
+            self.relay.upstream_ended()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    # used by the load balancer
+    def usable(self) -> bool:
+        return (
+            not self.ended
+            and self.transport is not None
+            and not self.transport.is_closing()
+            and not self.buffer
+        )
+
+    def write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    async def drain(self) -> None:
+        if self.write_paused and not self.ended:
+            self.drained = self.loop.create_future()
+            await self.drained
+        if self.ended:
+            raise UpstreamBroke(retryable=False)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def read_head(self) -> bytes:
+        """The next message head (through its blank line)."""
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end >= 0:
+                head = bytes(self.buffer[: end + 4])
+                del self.buffer[: end + 4]
+                return head.lstrip(b"\r\n")
+            if self.ended or len(self.buffer) > MAX_HEAD:
+                raise UpstreamBroke()
+            self.waiter = self.loop.create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+
+
+class Relay:
+    """Passes a response body from an :class:`Upstream` to the client as each read arrives.
+
+    Runs inside the replica connection's ``data_received``: no task wakes up per read. The
+    client's write buffer is bounded: past ``HIGH_WATER`` the replica is not read until
+    the client has taken its bytes.
+    """
+
+    HIGH_WATER = 1024 * 1024
+
+    def __init__(
+        self, upstream: Upstream, client: asyncio.StreamWriter, framing: Framing, prefix: bytes
+    ) -> None:
+        self.upstream, self.client, self.framing = upstream, client, framing
+        self.prefix = prefix
+        self.done: asyncio.Future[bool] = upstream.loop.create_future()
+        self.overrun = False
+        self.resumer: asyncio.Future[None] | None = None
+
+    def start(self) -> asyncio.Future[bool]:
+        """Begin with what the replica already sent; the future says if it can be reused."""
+        pending = bytes(self.upstream.buffer)
+        self.upstream.buffer.clear()
+        self.upstream.relay = self
+        self.feed(pending, len(pending))
+        if self.upstream.ended and not self.done.done():
+            self.upstream_ended()
+        return self.done
+
+    def feed(self, data: bytes | bytearray, size: int) -> None:
+        """Pass on ``data[:size]`` (``data`` may be the connection's reused read buffer)."""
+        if self.done.done():
+            self.overrun = True  # bytes past the end: the connection is not reused
+            return
+        try:
+            end = self.framing.scan(data, size)
+        except BadMessage:
+            self._fail(UpstreamBroke(retryable=False))
+            return
+        stop = size if end < 0 else end
+        out: bytes | memoryview = memoryview(data)[:stop]
+        if self.prefix:
+            out, self.prefix = self.prefix + out, b""
+        transport = self.client.transport
+        if out:
+            if transport.is_closing():
+                self._fail(ClientGone())
+                return
+            transport.write(out)
+            if transport.get_write_buffer_size() and data is self.upstream.inbox:
+                # the transport may still hold a view of the read buffer: read into a new one
+                self.upstream.inbox = bytearray(READ_SIZE)
+        if end >= 0:
+            self.upstream.relay = None
+            self.done.set_result(end == size)
+        elif transport.get_write_buffer_size() > self.HIGH_WATER:
+            assert self.upstream.transport is not None
+            self.upstream.transport.pause_reading()
+            self.resumer = asyncio.ensure_future(self._resume())
+
+    async def _resume(self) -> None:
+        try:
+            await self.client.drain()
+        except (ConnectionError, RuntimeError):
+            self._fail(ClientGone())
+            return
+        if not self.done.done() and self.upstream.transport is not None:
+            self.upstream.transport.resume_reading()
+
+    def upstream_ended(self) -> None:
+        if self.done.done():
+            return
+        if isinstance(self.framing, ToEnd):
+            if self.prefix:
+                self.client.transport.write(self.prefix)
+                self.prefix = b""
+            self.upstream.relay = None
+            self.done.set_result(False)
+        else:
+            self._fail(UpstreamBroke(retryable=False))
+
+    def _fail(self, exc: Exception) -> None:
+        self.upstream.relay = None
+        if not self.done.done():
+            self.done.set_exception(exc)
 
 
 class Watchdog:
     """Aborts a replica connection that makes no progress for ``timeout`` seconds.
 
-    Cheaper than a timeout per read: a body copy only records the time of each read.
+    Cheaper than a timeout per read: reads only record their time on the connection.
     """
 
-    def __init__(self, transport: asyncio.WriteTransport, timeout: float) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.transport, self.timeout = transport, timeout
-        self.last = self.loop.time()
-        self.handle = self.loop.call_later(timeout, self._check)
-
-    def poke(self) -> None:
-        self.last = self.loop.time()
+    def __init__(self, upstream: Upstream, timeout: float) -> None:
+        self.upstream, self.timeout = upstream, timeout
+        upstream.last = upstream.loop.time()
+        self.handle = upstream.loop.call_later(timeout, self._check)
 
     def _check(self) -> None:
-        idle = self.loop.time() - self.last
+        idle = self.upstream.loop.time() - self.upstream.last
         if idle >= self.timeout:
-            self.transport.abort()
+            self.upstream.close()
         else:
-            self.handle = self.loop.call_later(self.timeout - idle, self._check)
+            self.handle = self.upstream.loop.call_later(self.timeout - idle, self._check)
 
     def cancel(self) -> None:
         self.handle.cancel()
-
-
-async def _read(reader: asyncio.StreamReader, size: int, dog: Watchdog) -> bytes:
-    try:
-        data = await reader.read(size)
-    except OSError as exc:
-        raise UpstreamBroke() from exc
-    if not data:
-        raise UpstreamBroke()
-    dog.poke()
-    return data
-
-
-async def copy_exactly(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    count: int,
-    dog: Watchdog,
-    prefix: bytes = b"",
-) -> None:
-    """Forward ``count`` body bytes as they arrive (``prefix``, the head, goes with the first)."""
-    while count > 0:
-        data = await _read(reader, min(count, COPY_SIZE), dog)
-        count -= len(data)
-        await _send(writer, prefix + data if prefix else data)
-        prefix = b""
-    if prefix:
-        await _send(writer, prefix)
-
-
-async def copy_chunked(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dog: Watchdog, prefix: bytes = b""
-) -> bool:
-    """Forward a chunked body as it was sent, each read passed on at once in one write.
-
-    The framing is only scanned (to find where the body ends), never rebuilt. Returns
-    False when the replica sent bytes past the end (its connection must not be reused).
-    """
-    left = 0  # bytes of chunk data and its CRLF still to pass through
-    line = b""  # a chunk-size or trailer line, possibly split across reads
-    trailers = False
-    while True:
-        data = await _read(reader, COPY_SIZE, dog)
-        pos, end = 0, len(data)
-        while pos < end:
-            if left:
-                step = min(left, end - pos)
-                pos += step
-                left -= step
-                continue
-            newline = data.find(b"\n", pos)
-            if newline < 0:
-                line += data[pos:]
-                if len(line) > 4096:
-                    raise UpstreamBroke()
-                break
-            line += data[pos : newline + 1]
-            pos = newline + 1
-            if trailers:
-                if line.strip() == b"":
-                    await _send(writer, prefix + data[:pos])
-                    return pos == end
-                line = b""
-                continue
-            try:
-                size = _chunk_size(line)
-            except BadMessage as exc:
-                raise UpstreamBroke() from exc
-            line = b""
-            if size == 0:
-                trailers = True
-            else:
-                left = size + 2
-        await _send(writer, prefix + data if prefix else data)
-        prefix = b""
-
-
-async def copy_to_end(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dog: Watchdog
-) -> None:
-    """Forward a body delimited by the end of the connection."""
-    while True:
-        try:
-            data = await reader.read(COPY_SIZE)
-        except OSError as exc:
-            raise UpstreamBroke() from exc
-        if not data:
-            return
-        dog.poke()
-        await _send(writer, data)
 
 
 async def flush(writer: asyncio.StreamWriter) -> None:

@@ -304,6 +304,15 @@ def status(service_names: list[str] | None = None) -> list[dict[str, Any]]:
     return list(reply["services"])
 
 
+def live_services() -> list[str]:
+    """Names of the services the controller still knows (a service is forgotten only once
+    every replica cluster of it is gone)."""
+    record = _existing_controller(ensure=False)
+    if record is None:
+        return []
+    return [s["name"] for s in _remote(record, "status", {})["services"]]
+
+
 def wait(
     service_name: str,
     until: str | Callable[[dict[str, Any]], bool] = "READY",

@@ -32,6 +32,21 @@ def resolve_clusters(patterns: tuple[str, ...], all_clusters: bool) -> list[str]
     return names
 
 
+def skip_guarded(names: list[str], action: str) -> list[str]:
+    """``--all`` leaves out clusters a plugin still depends on (named explicitly, they fail)."""
+    from stix.plugins import get_registry
+
+    registry = get_registry()
+    kept = []
+    for name in names:
+        reason = registry.teardown_refusal(name, action)
+        if reason:
+            click.echo(f"Skipping cluster {name}: {reason}", err=True)
+        else:
+            kept.append(name)
+    return kept
+
+
 def confirm(action: str, names: list[str], yes: bool) -> None:
     """Ask before acting on clusters unless ``--yes`` (or stdin is not a terminal)."""
     if yes or not sys.stdin.isatty():
@@ -50,7 +65,10 @@ def for_each(names: list[str], verb: str, fn: Callable[[str], Any]) -> None:
             click.echo(f"Cluster {name} {verb}.", err=True)
         except StixError as exc:
             failed.append(name)
-            click.echo(f"Error: cluster {name}: {exc.message}", err=True)
+            text = exc.message if repr(name) in exc.message else f"cluster {name}: {exc.message}"
+            click.echo(f"Error: {text}", err=True)
+            if exc.hint:
+                click.echo(f"Hint: {exc.hint}", err=True)
     if failed:
         raise SystemExit(1)
 
@@ -82,5 +100,7 @@ def down(
     from stix.sdk.clusters import down as sdk_down
 
     names = resolve_clusters(clusters, all_clusters)
+    if all_clusters and not purge:
+        names = skip_guarded(names, "down")
     confirm("Tear down", names, yes)
     for_each(names, "terminated", lambda n: sdk_down(n, purge=purge))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from stix.cli.down import confirm, for_each, resolve_clusters
+from stix.cli.down import confirm, for_each, resolve_clusters, skip_guarded
 from stix.cli.params import COUNT
 
 
@@ -33,5 +33,7 @@ def stop(
     from stix.sdk.clusters import stop as sdk_stop
 
     names = resolve_clusters(clusters, all_clusters)
+    if all_clusters:
+        names = skip_guarded(names, "stop")
     confirm("Stop", names, yes)
     for_each(names, "stopped", sdk_stop)

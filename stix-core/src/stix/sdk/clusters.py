@@ -93,6 +93,7 @@ def stop(cluster_name: str) -> ClusterRecord:
         record = get_record(cluster_name, store)
         if record.status == STOPPED:
             return record
+        _check_guard(cluster_name, "stop")
         cloud = get_registry().cloud(record.cloud or "")
         if "stop" not in cloud.features:
             raise ClusterError(
@@ -127,11 +128,29 @@ def _remember_jobs(record: ClusterRecord, store: ClusterStore) -> None:
     store.mirror_jobs(record.name, jobs)
 
 
+def _check_guard(cluster_name: str, action: str) -> None:
+    """Refuse when a plugin still depends on the cluster (a controller with live work)."""
+    from stix.plugins import get_registry
+
+    reason = get_registry().teardown_refusal(cluster_name, action)
+    if reason:
+        anyway = f"stix down --purge {cluster_name} tears it down anyway"
+        raise ClusterError(
+            f"cluster {cluster_name!r}: {reason}", hint=anyway if action == "down" else None
+        )
+
+
 def down(cluster_name: str, *, purge: bool = False) -> None:
-    """Tear a cluster down: its nodes, disks and processes are removed."""
+    """Tear a cluster down: its nodes, disks and processes are removed.
+
+    Refused while a plugin still depends on the cluster (a serve or jobs controller with
+    live services or jobs), unless ``purge``.
+    """
     with cluster_lock(cluster_name):
         store = _store()
         record = get_record(cluster_name, store)
+        if not purge:
+            _check_guard(cluster_name, "down")
         handle = record.handle or {}
         name_on_cloud = handle.get("cluster_name_on_cloud")
         if name_on_cloud and record.cloud:
