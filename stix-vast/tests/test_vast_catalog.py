@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from stix_vast.catalog import country, instance_type, parse_instance_type, rows_of
-from vast_fakes import FakeVastApi
+from vast_fakes import FakeVastApi, write_catalog_without_bids
 
 
 def test_names_and_countries() -> None:
@@ -50,19 +50,7 @@ def test_offers_aggregate_to_the_least_shape_and_cheapest_price() -> None:
 
 
 def test_seed_plans_offline(cli: Any) -> None:
-    result = cli(
-        "launch",
-        "--dryrun",
-        "--json",
-        "--infra",
-        "vast",
-        "--gpus",
-        "H100:8",
-        "--use-spot",
-        "echo hi",
-    )
-    assert result.exit_code == 0, result.stderr
-    (task,) = json.loads(result.stdout)["tasks"]
+    task = _plan_on_vast(cli, "H100:8", "--use-spot")
     assert (task["cloud"], task["instance_type"]) == ("vast", "8x-H100_SXM-128-1474560")
 
 
@@ -79,3 +67,30 @@ def test_update_searches_live_offers(fake_vast: FakeVastApi, cli: Any, stix_home
     assert (row["AcceleratorName"], row["Price"], row["SpotPrice"]) == ("RTX4090", "0.74", "0.38")
     assert {r["Region"] for r in rows} == {"US", "SE", "TW", "DE"}
     assert json.loads((stix_home / "catalogs" / "vast" / "meta.json").read_text())["fetched_at"] > 0
+
+
+def _plan_on_vast(cli: Any, gpus: str, *flags: str) -> dict[str, Any]:
+    """The one task of ``stix launch --dryrun --json --infra vast --gpus GPUS``."""
+    result = cli(
+        "launch", "--dryrun", "--json", "--infra", "vast", "--gpus", gpus, *flags, "echo hi"
+    )
+    assert result.exit_code == 0, result.stderr
+    (task,) = json.loads(result.stdout)["tasks"]
+    return dict(task)
+
+
+def test_a_catalog_without_bid_prices_plans_spot_at_0_with_a_note(
+    cli: Any, stix_home: Any, tmp_path: Any
+) -> None:
+    from stix.catalog.offer import Offer
+    from stix_vast.hooks import NO_BID_PRICE, VastCloud
+
+    folder = write_catalog_without_bids(tmp_path)
+    assert cli("catalog", "import", str(folder), "--cloud", "vast").exit_code == 0
+    task = _plan_on_vast(cli, "RTX4090:1", "--use-spot")
+    assert (task["cloud"], task["hourly_cost"], task["hint"]) == ("vast", 0.0, NO_BID_PRICE)
+    assert task["region"] == "Somewhere, SE, EU"  # equal bids: the cheaper on-demand price
+    task = _plan_on_vast(cli, "RTX4090:1")
+    assert (task["hourly_cost"], task["hint"]) == (0.37, None)
+    priced = Offer("vast", "1x-RTX_4090-8-32768", 8, 32, 0.37, spot_price=0.19)
+    assert VastCloud().offer_note(priced, True) is None  # a fetched catalog has real bids

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from stix.testing.e2e import cluster_status, run_stix, write_task
-from vast_fakes import FakeVastApi
+from vast_fakes import FakeVastApi, write_catalog_without_bids
 
 pytestmark = pytest.mark.e2e
 
@@ -124,3 +124,22 @@ def test_state_recover_finds_the_labelled_instance_after_state_db_is_lost(
     assert (record.status, record.cloud, record.region) == ("UP", "vast", "SE")
     run_stix("down", "-y", "vrec")
     assert not fake_vast.instances and cloud.assigned() == []
+
+
+def test_a_spot_plan_priced_0_by_the_catalog_bids_the_live_minimum(
+    fake_vast: FakeVastApi, cloud: Any, tmp_path: Path, cli: Any
+) -> None:
+    folder = write_catalog_without_bids(tmp_path)
+    assert cli("catalog", "import", str(folder), "--cloud", "vast").exit_code == 0
+    task = write_task(
+        tmp_path,
+        resources={"infra": "vast", "accelerators": "RTX4090:1", "use_spot": True},
+        run="echo outbid-nobody",
+    )
+    proc = run_stix("launch", "-y", "-c", "zerobid", task)
+    assert "outbid-nobody" in proc.stdout + proc.stderr
+    ((offer_id, body),) = fake_vast.creates
+    offer = fake_vast.offers[offer_id]
+    assert offer["geolocation"].endswith("SE") and offer["min_bid"] == 0.19
+    assert body["price"] == offer["min_bid"]  # the fake refuses bids under the minimum
+    run_stix("down", "-y", "zerobid")

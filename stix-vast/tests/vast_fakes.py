@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from pathlib import Path
 from typing import Any
 
 from harness.cloudnodes import CloudNodes, NoFreeNode
@@ -238,4 +239,17 @@ class FakeVastApi(FakeApi):
         return json_response({"success": True})
 
 
-__all__ = ["API_KEY", "FakeVastApi"]
+def write_catalog_without_bids(parent: Path) -> Path:
+    """A ``vast`` catalog folder shaped like the public catalogs' rows: SpotPrice 0.00 (no
+    bid prices), on the fake's RTX 4090 configuration in Sweden and the US."""
+    folder = parent / "vast"
+    folder.mkdir()
+    (folder / "vms.csv").write_text(
+        "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region\n"
+        '1x-RTX_4090-8-32768,RTX4090,1,8,32.0,,0.37,0.00,"Somewhere, SE, EU"\n'
+        '1x-RTX_4090-8-32768,RTX4090,1,8,32.0,,0.39,0.00,"Elsewhere, US, NA"\n'
+    )
+    return folder
+
+
+__all__ = ["API_KEY", "FakeVastApi", "write_catalog_without_bids"]

@@ -92,9 +92,18 @@ def test_gcp_fixed_family_and_attachable_gpus_are_launchable_types(full: Catalog
     assert tp.chosen.instance_type == "a2-highgpu-8g"
     assert tp.chosen.hourly_cost == pytest.approx(min(pairs.values()))
     assert tp.chosen.hourly_cost == pytest.approx(pairs[tp.chosen.zone])
-    tp = _plan(full, {"infra": "gcp", "accelerators": "T4:1"}).tasks[0]
-    assert tp.chosen.instance_type == "n1-highmem-8"
-    assert tp.chosen.hourly_cost == pytest.approx(min(_gcp_pair("n1-highmem-8", "T4", 1).values()))
+    # the default n1 host: 4 vCPUs per T4 or K80, 8 per other device (SkyPilot's sizes)
+    for acc, host in (
+        ("T4:1", "n1-highmem-4"),
+        ("T4:2", "n1-highmem-8"),
+        ("V100:1", "n1-highmem-8"),
+    ):
+        name, count = acc.split(":")
+        tp = _plan(full, {"infra": "gcp", "accelerators": acc}).tasks[0]
+        assert tp.chosen.instance_type == host
+        assert tp.chosen.hourly_cost == pytest.approx(
+            min(_gcp_pair(host, name, int(count)).values())
+        )
     tp = _plan(full, {"accelerators": "H100-MEGA:8"}).tasks[0]
     assert tp.chosen.instance_type == "a3-megagpu-8g"
     tp = _plan(full, {"accelerators": "tpu-v5litepod-8"}).tasks[0]

@@ -104,6 +104,18 @@ class Cloud(abc.ABC):
         """
         return None
 
+    def offer_note(self, offer: Offer, use_spot: bool) -> str | None:
+        """A remark shown beside one of this cloud's offers in plans, or ``None``.
+
+        Called by the optimizer for every candidate of this cloud, catalog or live.
+        The default returns the offer's own ``note``.
+
+        :param offer: the priced offer.
+        :param use_spot: whether the plan prices it on the spot market.
+        :returns: one short line (for example how the price at launch is set).
+        """
+        return offer.note
+
     def egress_cost(self, gigabytes: float) -> float:
         """Dollars to move ``gigabytes`` out of this cloud (for DAG planning).
 

@@ -164,6 +164,9 @@ def test_features_exclude_clouds(registry: Any, catalog: Any) -> None:
          "resources.instance_type: a-cpu-4 (alpha) has no accelerator", "drop instance_type"),
         ({"infra": "beta", "ports": 8080}, "beta: open ports is not supported",
          "nearest feasible: a-cpu-"),
+        # a cloud left out for a feature, whose catalog has the machine, is named too
+        ({"accelerators": "V100:1", "ports": 8080},
+         "offer no V100; beta: open ports is not supported", "V100 is offered on: beta"),
     ],
 )  # fmt: skip
 def test_infeasible_names_the_constraint_and_the_nearest_option(

@@ -107,8 +107,22 @@ def _num(text: str) -> float | None:
 
 
 def expected_price(req: dict[str, Any]) -> float | None:
-    """Cheapest feasible price over alpha and beta, computed straight from the CSVs."""
-    best = None
+    """Cheapest feasible price over alpha and beta, computed straight from the CSVs.
+
+    A request without accelerators takes a machine without them; on a cloud (neither has
+    general-purpose families) where none fits, a machine with accelerators.
+    """
+    found = [_cloud_price(req, cloud, False) for cloud in ("alpha", "beta")]
+    if not req.get("accelerators"):
+        found = [
+            _cloud_price(req, cloud, True) if price is None else price
+            for cloud, price in zip(("alpha", "beta"), found, strict=True)
+        ]
+    return min((p for p in found if p is not None), default=None)
+
+
+def _cloud_price(req: dict[str, Any], cloud: str, any_machine: bool) -> float | None:
+    """The cheapest feasible row of one cloud; ``any_machine``: accelerators or not."""
     acc = req.get("accelerators")
     name, count = (acc.split(":")[0], float(acc.split(":")[1])) if acc else (None, 0.0)
     cpus = req.get("cpus")
@@ -116,30 +130,26 @@ def expected_price(req: dict[str, Any]) -> float | None:
     if acc is None and cpus is None and memory is None:
         cpus = "8+"
     infra = (req.get("infra") or "").split("/")
-    for cloud in ("alpha", "beta"):
-        if infra[0] and infra[0] != cloud:
+    if (infra[0] and infra[0] != cloud) or (req.get("use_spot") and cloud == "beta"):
+        return None
+    best = None
+    for row in _rows(cloud):
+        price = _num(row["SpotPrice"] if req.get("use_spot") else row["Price"])
+        if price is None or (len(infra) > 1 and row["Region"] != infra[1]):
             continue
-        if req.get("use_spot") and cloud == "beta":
+        if (row["AcceleratorName"] or None) != name and not any_machine:
             continue
-        for row in _rows(cloud):
-            price = _num(row["SpotPrice"] if req.get("use_spot") else row["Price"])
-            if price is None or (len(infra) > 1 and row["Region"] != infra[1]):
+        if name and abs(float(row["AcceleratorCount"]) - count) > 0.01:
+            continue
+        for value, have in ((cpus, float(row["vCPUs"])), (memory, float(row["MemoryGiB"]))):
+            if value is None:
                 continue
-            if (row["AcceleratorName"] or None) != name:
-                continue
-            if name and abs(float(row["AcceleratorCount"]) - count) > 0.01:
-                continue
-            for value, have in ((cpus, float(row["vCPUs"])), (memory, float(row["MemoryGiB"]))):
-                if value is None:
-                    continue
-                text = str(value)
-                want = float(text.rstrip("+"))
-                if (text.endswith("+") and have < want) or (
-                    not text.endswith("+") and have != want
-                ):
-                    break
-            else:
-                best = price if best is None else min(best, price)
+            text = str(value)
+            want = float(text.rstrip("+"))
+            if (text.endswith("+") and have < want) or (not text.endswith("+") and have != want):
+                break
+        else:
+            best = price if best is None else min(best, price)
     return best
 
 

@@ -6,10 +6,15 @@ that call Vast.ai.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from stix.hookspecs import hookimpl
 from stix.interfaces import CheckResult, Cloud
+
+if TYPE_CHECKING:
+    from stix.catalog.offer import Offer
+
+NO_BID_PRICE = "the catalog has no bid price; the bid is the live offer's minimum bid at launch"
 
 
 class VastCloud(Cloud):
@@ -24,6 +29,13 @@ class VastCloud(Cloud):
         from stix_vast.credentials import check
 
         return check()
+
+    def offer_note(self, offer: Offer, use_spot: bool) -> str | None:
+        """Say so when a spot plan is priced at a catalog bid of 0.00 (public catalogs carry no
+        bid prices): the provisioner bids the live offer's minimum bid when it rents."""
+        if use_spot and offer.spot_price == 0:
+            return NO_BID_PRICE
+        return offer.note
 
 
 @hookimpl

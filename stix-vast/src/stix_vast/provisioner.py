@@ -3,10 +3,12 @@
 The catalog plans on aggregated rows; at launch the live offers of that
 configuration in that country are searched again, cheapest first, and rented
 in turn: an offer taken by someone else in the meantime (``no_such_ask``) moves
-on to the next one. A Vast instance is a container on the host, so the task
-runs in ``image_id: docker:<image>`` (default ``vast.image``). The cluster's key
-is added to the account's SSH keys, which Vast installs on new instances, and
-removed on ``down``. Instances are labelled ``<cluster on cloud>-head``.
+on to the next one. An interruptible instance bids the live offer's ``min_bid``;
+the catalog's ``SpotPrice`` only prices the plan (public catalogs carry 0.00 there).
+A Vast instance is a container on the host, so the task runs in
+``image_id: docker:<image>`` (default ``vast.image``). The cluster's key is added
+to the account's SSH keys, which Vast installs on new instances, and removed on
+``down``. Instances are labelled ``<cluster on cloud>-head``.
 """
 
 from __future__ import annotations
@@ -135,6 +137,8 @@ class VastProvisioner(Provisioner):
             query["geolocation"] = {"in": [where]}
         offers = (_call(api, what, "POST", "/bundles/", query) or {}).get("offers") or []
         offers = [o for o in offers if not where or country(o.get("geolocation")) == where]
+        if spot:  # the bid is the live offer's minimum, never the catalog's (often 0.00) price
+            offers = [o for o in offers if float(o.get("min_bid") or 0) > 0]
         for offer in offers[:MAX_OFFERS_TRIED]:
             try:
                 made = api.call(
@@ -166,7 +170,7 @@ class VastProvisioner(Provisioner):
             **(_setting("create_instance_kwargs", {}) or {}),
         }
         if spot:
-            body["price"] = float(offer.get("min_bid") or 0)
+            body["price"] = float(offer["min_bid"])
         return body
 
     def _record(

@@ -17,7 +17,7 @@ from typing import Any
 
 from stix.catalog import gcp_rows
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8  # 8: a 0.00 SpotPrice is a price; T4/K80 default n1 hosts sized 4 vCPUs per GPU
 CACHE_NAME = ".cache.sqlite3"
 COMMON_KEY = "@common"
 

@@ -46,6 +46,10 @@ _N1_MAX_VCPUS: dict[str, dict[int, int]] = {
     "K80": {1: 8, 2: 16, 4: 32, 8: 64},
 }
 
+# vCPUs per device of the default n1 host (8 for the others): T4 and K80 hosts are
+# sized as on the AWS machines built around them (g4dn, p2), as SkyPilot sizes them.
+_N1_VCPUS_PER_DEVICE = {"T4": 4, "K80": 4}
+
 # Families whose price excludes their built-in accelerators: never offered bare.
 _GPU_ONLY_FAMILIES = ("a2-", "a3-", "a4-", "g2-")
 _N1_HOST_PREFIXES = ("n1-standard-", "n1-highmem-", "n1-highcpu-")
@@ -62,11 +66,17 @@ def _sum(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else round(a + b, 6)
 
 
-def _n1_default_vcpus(max_vcpus: int, count: int) -> int:
-    want = min(8 * count, max_vcpus)
-    # n1 sizes are powers of two up to 64, then 96
-    sizes = [2, 4, 8, 16, 32, 64, 96]
-    return max(s for s in sizes if s <= want)
+def _n1_default(name: str, count: int, max_vcpus: int, hosts: Iterable[Row]) -> str | None:
+    """The default host among one zone's n1 hosts: the smallest ``n1-highmem`` with the
+    wanted vCPUs (per device, up to what the device allows), else the largest allowed."""
+    want = min(_N1_VCPUS_PER_DEVICE.get(name, 8) * count, max_vcpus)
+    highmem = sorted(
+        (h.vcpus, h.instance_type or "")
+        for h in hosts
+        if (h.instance_type or "").startswith("n1-highmem-") and h.vcpus <= max_vcpus
+    )
+    enough = [t for v, t in highmem if v >= want]
+    return enough[0] if enough else (highmem[-1][1] if highmem else None)
 
 
 def expand(rows: Iterable[Row]) -> list[tuple[Row, int]]:
@@ -100,8 +110,9 @@ def expand(rows: Iterable[Row]) -> list[tuple[Row, int]]:
         limits = _N1_MAX_VCPUS.get(name)
         if limits is None or count not in limits:
             continue
-        default = f"n1-highmem-{_n1_default_vcpus(limits[count], count)}"
-        for host in n1_by_zone.get(acc.zone, ()):
+        zone_hosts = n1_by_zone.get(acc.zone, ())
+        default = _n1_default(name, count, limits[count], zone_hosts)
+        for host in zone_hosts:
             if host.vcpus <= limits[count]:
                 kind = PAIRED_DEFAULT if host.instance_type == default else PAIRED_OTHER
                 out.append((_pair(host, acc), kind))

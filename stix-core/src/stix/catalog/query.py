@@ -304,7 +304,8 @@ class Catalog:
                 f"SELECT {_COLUMNS}, MIN({price}) AS best FROM offers WHERE {where}"
                 " GROUP BY cloud, instance_type, acc, acc_count"
             )
-        order = " ORDER BY best, cloud, instance_type"
+        # equal prices (spot prices a catalog gives as 0.00) go by the on-demand price
+        order = " ORDER BY best, price, cloud, instance_type"
         rows = self._conn.execute(
             inner + order + (f" LIMIT {int(limit)}" if limit is not None else ""), args
         ).fetchall()
@@ -312,7 +313,7 @@ class Catalog:
             seen = {row[:4] for row in rows}
             per_cloud = f"SELECT *, MIN(best) FROM ({inner}) GROUP BY cloud, acc"
             extra = [r for r in self._conn.execute(per_cloud, args) if r[:4] not in seen]
-            rows = sorted([*rows, *extra], key=lambda r: (r[11], r[0], r[1] or ""))
+            rows = sorted([*rows, *extra], key=lambda r: (r[11], r[7], r[0], r[1] or ""))
         gpus = self.gpu_specs()
         return [_offer(row[:11], gpus) for row in rows]
 

@@ -68,11 +68,6 @@ def gpu_info(text: str) -> tuple[float | None, str | None]:
     return (round(mib / 1024, 2) if mib else None), (maker.lower() if maker else None)
 
 
-def _positive(value: float | None) -> float | None:
-    # a zero spot price means "no spot market" in some catalogs
-    return value if value is not None and value > 0 else None
-
-
 @contextmanager
 def _csv_file(path: Path) -> Iterator[Any]:
     """An open CSV text file; undecodable or malformed content is one line naming it."""
@@ -124,7 +119,8 @@ def read_vms(path: Path) -> list[Row]:
                     gpu_memory_gib=memory,
                     manufacturer=maker,
                     price=price,
-                    spot_price=_positive(_number(rec.get("SpotPrice"))),
+                    # an empty cell is "no spot market"; 0.00 is a price, as SkyPilot reads it
+                    spot_price=_number(rec.get("SpotPrice")),
                     region=(rec.get("Region") or "").strip() or None,
                     zone=(rec.get("AvailabilityZone") or "").strip() or None,
                 )

@@ -72,6 +72,11 @@ class Scope:
         """How to make a cloud launchable, or ``None`` when it is."""
         return None if cloud in self.clouds else f"pip install stix-{cloud}"
 
+    def note(self, offer: Offer, use_spot: bool) -> str | None:
+        """What the offer's cloud says beside it in plans (its plugin's ``offer_note``)."""
+        plugin = self.clouds.get(offer.cloud)
+        return offer.note if plugin is None else plugin.offer_note(offer, use_spot)
+
 
 @attrs.frozen
 class Found:
@@ -261,7 +266,9 @@ def find_offers(
             skipped[cloud] = f"{cloud}: {exc}"
             continue
         offers.extend(o for o in got if flt_l.accepts(_with_catalog_name(o, names)))
-    offers.sort(key=lambda o: (o.hourly(flt.use_spot) or 0.0, o.cloud, o.instance_type or ""))
+    offers.sort(
+        key=lambda o: (o.hourly(flt.use_spot) or 0.0, o.price, o.cloud, o.instance_type or "")
+    )
     return Found(offers, skipped, names)
 
 
@@ -270,9 +277,12 @@ def _families_first(
 ) -> list[Offer]:
     """CPU-only requests: each cloud's general-purpose x86 families when they fit, as
     SkyPilot does, so `cpus: 4+` does not land on an ARM or burstable machine by price
-    alone; clouds without such a family (or none that fits) use every machine.
+    alone; clouds without such a family (or none that fits) use every CPU-only machine.
+    A cloud without general-purpose families and without a CPU-only machine that fits
+    (Vast sells only GPU machines) offers its cheapest fitting machine with accelerators,
+    as SkyPilot plans it there.
 
-    One query covers every cloud; a second runs only for family clouds left empty.
+    One query covers every cloud; more run only for clouds left empty.
     """
     assert scope.catalog is not None
     preferred = tuple((c, DEFAULT_FAMILIES[c]) for c in clouds if c in DEFAULT_FAMILIES)
@@ -283,6 +293,10 @@ def _families_first(
     if empty:
         flt_e = attrs.evolve(flt, clouds=empty)
         out.extend(scope.catalog.groups(flt_e, limit=limit, best_per_cloud=True))
+    gpu_only = tuple(c for c in clouds if c not in found and c not in DEFAULT_FAMILIES)
+    if gpu_only:
+        flt_g = attrs.evolve(flt, clouds=gpu_only, with_or_without_accelerators=True)
+        out.extend(scope.catalog.groups(flt_g, limit=limit, best_per_cloud=True))
     return out
 
 

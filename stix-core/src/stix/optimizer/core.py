@@ -84,7 +84,7 @@ def _candidate(scope: Scope, task: Task, choice: int, o: Offer) -> Candidate:
         hourly_cost=o.hourly(use_spot) or 0.0,
         num_nodes=task.num_nodes,
         launchable=scope.launchable(o.cloud),
-        hint=scope.hint(o.cloud) or o.note,
+        hint=scope.hint(o.cloud) or scope.note(o, use_spot),
         choice=choice,
         base=r,
     )
@@ -98,6 +98,7 @@ def _task_options(
     launchable_only: bool,
 ) -> _TaskOptions:
     per_choice: list[list[Candidate]] = []
+    ondemand: dict[int, float] = {}  # id(candidate) -> on-demand price, to break price ties
     skipped: dict[str, str] = {}
     first_error: ResourcesUnavailableError | None = None
     for i, r in enumerate(task.resources):
@@ -108,7 +109,10 @@ def _task_options(
             per_choice.append([])
             continue
         skipped.update(found.skipped)
-        cands = [_candidate(scope, task, i, o) for o in found.offers]
+        cands = []
+        for o in found.offers:
+            cands.append(_candidate(scope, task, i, o))
+            ondemand[id(cands[-1])] = o.price
         if launchable_only:
             dropped = [c for c in cands if not c.launchable]
             cands = [c for c in cands if c.launchable]
@@ -126,8 +130,11 @@ def _task_options(
         cost = c.total_hourly_cost * hours[id(c)]
         return (hours[id(c)], cost) if minimize == "time" else (cost, hours[id(c)])
 
+    def key(c: Candidate) -> tuple[object, ...]:
+        return (*score(c), ondemand[id(c)], c.cloud, c.instance_type or "")
+
     for cands in per_choice:
-        cands.sort(key=lambda c: (*score(c), c.cloud, c.instance_type or ""))
+        cands.sort(key=key)
     every = [c for cands in per_choice for c in cands]
     if not every:
         if first_error is not None and len(task.resources) == 1:
@@ -140,7 +147,7 @@ def _task_options(
             next(cands for cands in per_choice if cands),
         )
     else:
-        ranked = sorted(every, key=lambda c: (*score(c), c.cloud, c.instance_type or ""))
+        ranked = sorted(every, key=key)
         entry = ranked
     eligible = [c for c in entry if c.launchable] or list(entry)
     best: dict[tuple[object, ...], Candidate] = {}

@@ -18,6 +18,7 @@ import attrs
 from stix.catalog.query import OfferFilter
 from stix.errors import ResourcesUnavailableError
 from stix.optimizer.candidates import (
+    DEFAULT_FAMILIES,
     Scope,
     excluded_places,
     find_offers,
@@ -179,7 +180,10 @@ def _catalog_why(catalog: Catalog, r: Resources, clouds: Sequence[str], scope: S
         flt = nxt
     elif r.instance_type is None:
         nxt = attrs.evolve(flt, with_or_without_accelerators=False)
-        if needs_default(r) or not empty(nxt):
+        # default resources, and CPU-only requests on clouds without general-purpose
+        # families, may use a machine with accelerators (see candidates._families_first)
+        gpu_machines = needs_default(r) or any(c not in DEFAULT_FAMILIES for c in clouds)
+        if gpu_machines or not empty(nxt):
             flt = nxt if not empty(nxt) else flt
         else:
             return Why(
@@ -356,6 +360,17 @@ def _why(
                 why = attrs.evolve(
                     why, reason=f"{why.reason}; {', '.join(fits)} would fit: {names}"
                 )
+            # clouds left out before the catalog was asked (a feature, a block) whose
+            # catalog has the machine: their reason is the one that matters
+            held = [
+                reason
+                for c, reason in skipped.items()
+                if c in scope.catalog.folders
+                and c not in uninstalled
+                and _catalog_why(scope.catalog, r, [c], scope) is None
+            ]
+            if held:
+                why = attrs.evolve(why, reason="; ".join([why.reason, *held[:3]]))
             return _with_nearest(scope, why, num_nodes)
     failed = [recorded[c] for c in live if c in recorded]
     if failed:
