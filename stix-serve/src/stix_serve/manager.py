@@ -283,6 +283,9 @@ class ServiceManager:
             self.log.info("replica %s: %s -> %s", replica.rid, replica.status, status)
         replica.status = status
         self.store.update_replica(self.name, replica.rid, status=status, **fields)
+        if status == states.READY:
+            # recorded before the balancer sees it: whoever got an answer reads READY
+            self._write_status()
         self._publish()
 
     async def _lifecycle(self, replica: Replica) -> None:
