@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-from harness.fixtures import cloud, cloud_nodes
+from harness.fixtures import cloud, cloud_nodes, container_images, docker_cloud
 from lambda_fakes import API_KEY, FakeLambdaApi
 
-__all__ = ["cloud", "cloud_nodes"]
+__all__ = ["cloud", "cloud_nodes", "container_images", "docker_cloud"]
 
 
 @pytest.fixture(autouse=True)

@@ -129,6 +129,7 @@ class CloudNodes(SshNodes):
         self.faults = Faults()
         self._assigned: dict[str, CloudNode] = {}
         self._lock = threading.RLock()
+        self.container_storage: dict[int, str] = {}  # node index -> podman storage name
 
     # -- building (overrides SshNodes) -------------------------------------------------
 
@@ -171,6 +172,10 @@ class CloudNodes(SshNodes):
             f"mount --bind {node.home} {self.login_home} && "
             f"exec {SSHD} -D -e -f {node.etc / 'sshd_config'}"
         )
+        if self.container_storage:
+            from harness.containers import CGROUP_MOUNTS
+
+            script = CGROUP_MOUNTS + script
         with open(node.etc / "sshd.log", "ab") as log:
             node.sshd = subprocess.Popen(
                 [*node.ns_argv(), "sh", "-c", script],
@@ -185,6 +190,36 @@ class CloudNodes(SshNodes):
     def node_pids(self, node: Node, every_user: bool = False) -> list[int]:
         """Every process in the node's namespace (the login user is shared between nodes)."""
         return _netns_pids(node.netns) if node.netns else []
+
+    def enable_containers(self, images: dict[str, Path]) -> None:
+        """Give every node a docker engine (:mod:`harness.containers`) holding ``images``.
+
+        :param images: tag -> root file system tarball, loaded on every node.
+        """
+        from harness import containers
+
+        containers.allow_user(self.user, self.slot)
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        for node in self.nodes:
+            name = f"{self.slot}-n{node.index}"
+            containers.drop_storage(name)
+            self.container_storage[node.index] = name
+            shim = node.etc / "bin" / "docker"
+            shim.parent.mkdir(exist_ok=True)
+            shim.write_text(containers.shim_text(name))
+            os.chmod(shim, 0o755)
+            os.chmod(node.etc, 0o755)
+            config = node.etc / "sshd_config"
+            config.write_text(config.read_text() + f"SetEnv PATH={shim.parent}:{path}\n")
+            for tag, tarball in images.items():
+                containers.load_image(name, tarball, tag)
+
+    def node_containers(self, node: Node) -> list[str]:
+        """The containers on ``node`` (none when containers are not enabled)."""
+        from harness import containers
+
+        name = self.container_storage.get(node.index)
+        return containers.containers(name) if name else []
 
     # -- the instance life cycle a fake drives -------------------------------------------
 
@@ -226,6 +261,7 @@ class CloudNodes(SshNodes):
         held = self.node(instance_id)
         held.state = "stopped"
         self.kill_node(held.node)
+        self._reboot_containers(held.node)
 
     def start_instance(self, instance_id: str) -> None:
         """A stopped (or preempted-then-restarted) instance boots again on the same disk."""
@@ -242,6 +278,7 @@ class CloudNodes(SshNodes):
         held = self.node(instance_id)
         held.state = "preempted"
         self.kill_node(held.node)
+        self._reboot_containers(held.node)
 
     def node(self, instance_id: str) -> CloudNode:
         with self._lock:
@@ -264,6 +301,13 @@ class CloudNodes(SshNodes):
     def teardown(self) -> None:
         with self._lock:
             self._assigned.clear()
+        if self.container_storage:
+            from harness import containers
+
+            for name in self.container_storage.values():
+                containers.drop_storage(name)
+            Path(f"/etc/sudoers.d/stix-harness-{self.slot}").unlink(missing_ok=True)
+            self.container_storage = {}
         super().teardown()
 
     # -- internals -----------------------------------------------------------------------
@@ -274,8 +318,18 @@ class CloudNodes(SshNodes):
                 return  # released or stopped while it was booting
         self.start_sshd(held.node)
 
+    def _reboot_containers(self, node: Node) -> None:
+        if node.index in self.container_storage:
+            from harness import containers
+
+            containers.reboot(self.container_storage[node.index])
+
     def _wipe(self, node: Node) -> None:
         _kill_pids(self.node_pids(node))
+        if node.index in self.container_storage:  # the VM is gone, and its containers
+            from harness import containers
+
+            containers.remove_containers(self.container_storage[node.index])
         for path in node.home.iterdir():
             if path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)

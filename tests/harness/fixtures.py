@@ -63,6 +63,33 @@ def cloud(cloud_nodes: CloudNodes) -> Iterator[CloudNodes]:
     assert not left, f"instances still holding harness nodes after the test: {left}"
 
 
+IMAGE = "localhost/stix-test:python"  # bash, coreutils and python3 (harness.containers)
+IMAGE_NO_PYTHON = "localhost/stix-test:bare"
+
+
+@pytest.fixture(scope="session")
+def container_images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Root file system tarballs of the test images, built once per test process."""
+    from harness import containers
+
+    reason = containers.unavailable()
+    if reason:
+        pytest.skip(f"no container engine: {reason}")
+    folder = tmp_path_factory.mktemp("images")
+    return {
+        IMAGE: containers.build_image(folder / "python.tar", marker="stix-test-image"),
+        IMAGE_NO_PYTHON: containers.build_image(folder / "bare.tar", python=False),
+    }
+
+
+@pytest.fixture
+def docker_cloud(cloud: CloudNodes, container_images: dict[str, Path]) -> CloudNodes:
+    """``cloud`` whose nodes have a docker engine (podman) holding the test images."""
+    if not cloud.container_storage:
+        cloud.enable_containers(container_images)
+    return cloud
+
+
 def stix_target(harness: SshNodes, node: Node, known_hosts: Path | str, **kw: Any) -> Any:
     """An ``stix.runner.ssh_conn.SshTarget`` logging into ``node`` with the harness key."""
     from stix.runner.ssh_conn import SshTarget

@@ -200,6 +200,11 @@ def _teardown_slot(slot: int) -> None:
         if name.startswith(f"stix{slot}v") or name == f"stixbr{slot}":
             _sh("ip", "link", "del", name, check=False)
     shutil.rmtree(ROOT / f"slot-{slot}", ignore_errors=True)
+    Path(f"/etc/sudoers.d/stix-harness-{slot}").unlink(missing_ok=True)  # harness.containers
+    for storage in Path("/var/lib/stix-harness-podman").glob(f"{slot}-n*"):
+        from harness import containers
+
+        containers.drop_storage(storage.name)
 
 
 @contextlib.contextmanager

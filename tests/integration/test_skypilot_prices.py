@@ -4,7 +4,7 @@
 file of ``../shared/compat/skypilot`` on ``../shared/catalogs/v8``, per set of enabled
 clouds (produced by ``benchmarks/compare_skypilot.py --reference``; see
 benchmarks/README.md). Each is planned again here by STIX with the same clouds installed
-and allowed, and must cost no more. The exceptions are listed below with their reason.
+and allowed, and must cost no more. The one exception is listed below with its reason.
 """
 
 from __future__ import annotations
@@ -28,20 +28,6 @@ EPSILON = 1e-4
 # by that name (v8 catalogs call the 40 GB A100 "A100"), so it skips the first choice and
 # plans the next one it finds; STIX plans the first choice, as the order asks.
 ORDERED_FIRST_CHOICE = {"tests/test_yamls/test_multiple_accelerators_ordered.yaml": "A100"}
-# SkyPilot runs these tasks' `image_id: docker:...` in a container on a Lambda, GCP or
-# Azure VM; STIX's plugins for those clouds do not, and say so.
-DOCKER_ON_VM = {
-    "examples/autoresearch/experiment.yaml",
-    "examples/deepspeed-multinode/sky.yaml",
-    "examples/gcp_gpu_direct_tcpx/nccl_tcpx_gcpvm_h100.yaml",
-    "examples/huggingface_glue_imdb_app_arm.yaml",
-    "examples/job_queue/cluster_docker.yaml",
-    "examples/nemo/nemo_gpt_distributed.yaml",
-    "examples/nemo/nemo_gpt_singlenode.yaml",
-    "examples/serve/nvidia-dynamo/nvidia-dynamo-multinode.sky.yaml",
-    "examples/serve/nvidia-dynamo/nvidia-dynamo.sky.yaml",
-}
-
 needs_shared = pytest.mark.skipif(
     not COMPAT.is_dir() or not (SHARED / "gcp" / "vms.csv").is_file(),
     reason="compat corpus or shared catalog absent",
@@ -87,9 +73,7 @@ def test_stix_is_never_dearer_than_skypilot(
     for name, sky in sorted(REFERENCE["plans"][cloud_set].items()):
         try:
             plan = _plan(name)
-        except StixError as exc:
-            if name in DOCKER_ON_VM and "docker image is not supported" in str(exc):
-                continue
+        except StixError as exc:  # every file SkyPilot plans, docker images on VMs included
             unplanned.append(f"{name}: {str(exc).splitlines()[0]}")
             continue
         price = sum(tp.chosen.total_hourly_cost for tp in plan.tasks)
@@ -106,5 +90,5 @@ def test_stix_is_never_dearer_than_skypilot(
             )
             dearer.append(f"{name}: STIX {chosen} > SkyPilot {sky['plan']}")
     assert dearer == [] and unplanned == []
-    assert checked >= len(REFERENCE["plans"][cloud_set]) - len(DOCKER_ON_VM)
+    assert checked == len(REFERENCE["plans"][cloud_set])
     assert os.environ["STIX_PLUGINS"] == ",".join(clouds)

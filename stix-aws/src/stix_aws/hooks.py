@@ -26,6 +26,7 @@ class AwsCloud(Cloud):
             "spot",
             "open_ports",
             "image_id",
+            "docker_image",  # a container per VM, started by the core
             "autostop",
             "autodown",
             "disk_tier",

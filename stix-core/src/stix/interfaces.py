@@ -142,8 +142,14 @@ class Cloud(abc.ABC):
             needs.append("open_ports")
         image = getattr(resources, "image_id", None)
         if image:
-            text = image if isinstance(image, str) else " ".join(map(str, image.values()))
-            needs.append("docker_image" if text.startswith("docker:") else "image_id")
+            values = [image] if isinstance(image, str) else [str(v) for v in image.values()]
+            if isinstance(image, dict) and "docker" in image:
+                needs.append("docker_image")  # the reserved key; the others are VM images
+                values = [str(v) for k, v in image.items() if k != "docker"]
+            if any(v.startswith("docker:") for v in values):
+                needs.append("docker_image")
+            if any(not v.startswith("docker:") for v in values):
+                needs.append("image_id")
         for need in needs:
             if need not in self.features:
                 return f"{self.name}: {need.replace('_', ' ')} is not supported"
@@ -251,6 +257,10 @@ class Provisioner(abc.ABC):
     """
 
     name: ClassVar[str]
+    # True when the cloud's nodes are the task's container (``image_id: docker:`` is the
+    # node's image: RunPod, Vast, Kubernetes). False for VMs: a cloud that declares the
+    # ``docker_image`` feature then gets one container per node started by the core.
+    runs_containers: ClassVar[bool] = False
 
     def bootstrap(self, config: ProvisionConfig) -> ProvisionConfig:
         """Create or reuse shared resources (networks, security groups, keys).

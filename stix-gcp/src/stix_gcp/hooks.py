@@ -26,6 +26,7 @@ class GcpCloud(Cloud):
             "spot",
             "open_ports",
             "image_id",
+            "docker_image",  # a container per VM, started by the core
             "disk_tier",
             "storage_mount",
             "autostop",

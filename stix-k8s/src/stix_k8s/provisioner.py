@@ -60,6 +60,7 @@ class KubernetesProvisioner(Provisioner):
     """Pods as nodes."""
 
     name: ClassVar[str] = "kubernetes"
+    runs_containers: ClassVar[bool] = True  # the node runs the task's image itself
 
     def bootstrap(self, config: ProvisionConfig) -> ProvisionConfig:
         context = _context(config.region)

@@ -17,7 +17,7 @@ class LambdaCloud(Cloud):
 
     name: ClassVar[str] = "lambda"
     display_name: ClassVar[str] = "Lambda"
-    features: ClassVar[frozenset[str]] = frozenset({"multi_node", "open_ports"})
+    features: ClassVar[frozenset[str]] = frozenset({"multi_node", "open_ports", "docker_image"})
     default_cpus: ClassVar[str] = "30+"
     distribution: ClassVar[str] = "stix-lambda"
 

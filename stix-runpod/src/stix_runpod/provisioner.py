@@ -107,6 +107,7 @@ class RunpodProvisioner(Provisioner):
     """Creates, queries, stops and removes RunPod pods; each verb is idempotent."""
 
     name: ClassVar[str] = "runpod"
+    runs_containers: ClassVar[bool] = True  # the node runs the task's image itself
 
     def run_instances(self, config: ProvisionConfig) -> ProvisionRecord:
         """Deploy the pod in ``config.region`` (a data center), or resume a stopped one."""

@@ -85,6 +85,7 @@ class VastProvisioner(Provisioner):
     """Rents, queries, stops and destroys Vast.ai instances; each verb is idempotent."""
 
     name: ClassVar[str] = "vast"
+    runs_containers: ClassVar[bool] = True  # the node runs the task's image itself
 
     def bootstrap(self, config: ProvisionConfig) -> ProvisionConfig:
         """Add the cluster's public key to the account once."""

@@ -192,4 +192,7 @@ def launched_resources(candidate: Any) -> dict[str, Any]:
         "use_spot": candidate.use_spot,
         "hourly_cost": candidate.hourly_cost,
         "choice": candidate.choice,
+        "docker_image": (
+            candidate.resources.docker_image(candidate.region) if candidate.resources else None
+        ),
     }

@@ -71,7 +71,7 @@ class Runner(abc.ABC):
 def runner_from_spec(spec: dict[str, Any]) -> Runner:
     """Rebuild a runner saved with :meth:`Runner.to_spec`.
 
-    Kinds ``local`` and ``ssh`` are the core's; any other kind names the cloud whose
+    Kinds ``local``, ``ssh`` and ``container`` (a docker image on a VM) are the core's; any other kind names the cloud whose
     provisioner made the runner, and its ``runner_from_spec`` rebuilds it (pod exec
     runners of ``kubernetes``, for example).
     """
@@ -84,6 +84,10 @@ def runner_from_spec(spec: dict[str, Any]) -> Runner:
         from stix.runner.ssh import SshRunner
 
         return SshRunner.from_spec(spec)
+    if kind == "container":
+        from stix.runner.container import ContainerRunner
+
+        return ContainerRunner.from_spec(spec)
     from stix.errors import ClusterError, StixError
 
     runner = None

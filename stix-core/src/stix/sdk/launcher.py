@@ -74,13 +74,41 @@ def _provisioner_extras(provisioner: Any, cluster_name: str) -> dict[str, list[s
     return get(cluster_name) if get is not None else None
 
 
+def _in_containers(
+    provisioner: Any, provisioned: Any, image: str | None, task: Task | None
+) -> list[Any]:
+    """The nodes' runners, inside the task's container when a VM cloud runs a docker image.
+
+    Container clouds (RunPod, Vast, Kubernetes: ``runs_containers``) already put the task
+    in its image; on VMs the core starts one container per node (:mod:`stix.runner.container`).
+    """
+    runners = list(provisioned.runners)
+    if not image or getattr(provisioner, "runs_containers", False):
+        return runners
+    from stix.config import load_config
+    from stix.runner.container import login_config, start_containers
+
+    login = login_config(task.envs, task.secrets) if task is not None else {}
+    options = load_config(task_config=task.config if task is not None else None).get(
+        "docker.run_options"
+    )
+    with progress.step(f"Starting container {image}"):
+        return start_containers(runners, image, login=login, run_options=options)
+
+
 def _finish_provision(
-    store: ClusterStore, record: ClusterRecord, provisioned: Any, launched: dict[str, Any]
+    store: ClusterStore,
+    record: ClusterRecord,
+    provisioned: Any,
+    launched: dict[str, Any],
+    task: Task | None = None,
 ) -> ClusterRecord:
     from stix.backend.runtime import install_agent
     from stix.plugins import get_registry
 
     info = provisioned.info
+    provisioner = get_registry().provisioner(info.cloud)
+    runners = _in_containers(provisioner, provisioned, launched.get("docker_image"), task)
     handle = ClusterHandle(
         cluster_name=record.name,
         cluster_name_on_cloud=provisioned.record.cluster_name_on_cloud,
@@ -89,19 +117,18 @@ def _finish_provision(
         zone=info.zone,
         ips=tuple(i.internal_ip for i in info.instances),
         instance_ids=tuple(i.instance_id for i in info.instances),
-        runners=tuple(r.to_spec() for r in provisioned.runners),
+        runners=tuple(r.to_spec() for r in runners),
     )
-    provisioner = get_registry().provisioner(info.cloud)
     with progress.step("Starting the node agent"):
         handle = install_agent(
             handle,
-            list(provisioned.runners),
+            runners,
             launched=launched,
             autostop_commands=_provisioner_extras(provisioner, record.name),
         )
     from stix.sshconfig import add_for_runners
 
-    add_for_runners(record.name, list(provisioned.runners))  # `ssh <cluster>` works
+    add_for_runners(record.name, list(provisioned.runners))  # `ssh <cluster>`: the node
     new = store.update(record.name, handle=handle.to_dict(), launched_resources=launched)
     assert new is not None
     up = store.set_status(record.name, UP)
@@ -157,7 +184,7 @@ def _provision_new(
         current = store.update(name, history_id=history_id)
         assert current is not None
         return _finish_provision(
-            store, current, provisioned, launched_resources(provisioned.candidate)
+            store, current, provisioned, launched_resources(provisioned.candidate), task
         )
     except BaseException:
         current = store.get(name)

@@ -164,14 +164,17 @@ class Resources:
     def docker_image(self, region: str | None = None) -> str | None:
         """The image of ``image_id: docker:<image>``, or None for a VM image or no image.
 
-        Used by container clouds' provisioners (RunPod, Vast, Kubernetes), whose
-        nodes run the task's image. A mapping ``{region: image}`` gives the entry
-        for ``region``, else its only entry.
+        Container clouds' provisioners (RunPod, Vast, Kubernetes) run their nodes from
+        it; on VM clouds the core starts a container from it on every node. A mapping
+        ``{region: image}`` gives the entry for ``region``, else its only entry; the
+        reserved key ``docker`` names the image whatever the region.
 
         :param region: the region being provisioned.
         """
         image = self.image_id
-        if isinstance(image, dict):
+        if isinstance(image, dict) and image.get("docker"):  # reserved key beside VM images
+            image = "docker:" + str(image["docker"]).removeprefix("docker:")
+        elif isinstance(image, dict):
             image = image.get(region or "") or (
                 next(iter(image.values())) if len(image) == 1 else None
             )

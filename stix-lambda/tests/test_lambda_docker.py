@@ -1,0 +1,121 @@
+"""``image_id: docker:<image>`` on Lambda VMs: the task runs in a container on each node.
+
+The harness nodes behind the fake Lambda API have a real container engine (podman as
+``docker``, :mod:`harness.containers`) holding a small image built from this machine's
+packages; STIX starts ``sky_container`` from it on every node and runs the agent, setup
+and run inside.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness.fixtures import IMAGE, IMAGE_NO_PYTHON
+from lambda_fakes import FakeLambdaApi
+from stix.testing.e2e import run_stix, write_task
+
+pytestmark = pytest.mark.e2e
+
+
+def test_two_nodes_run_in_the_image_and_keep_setup_state_until_down(
+    fake_lambda: FakeLambdaApi, docker_cloud: Any, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    (workdir / "data.txt").write_text("from the workdir\n")
+    task = write_task(
+        tmp_path,
+        name="boxed",
+        num_nodes=2,
+        workdir=str(workdir),
+        resources={
+            "infra": "lambda/us-west-1",
+            "accelerators": "A10:1",
+            "image_id": f"docker:{IMAGE}",
+        },
+        setup="echo installed > /opt/from-setup",
+        run=(
+            'echo "rank $SKYPILOT_NODE_RANK of $SKYPILOT_NUM_NODES as $(whoami) in '
+            '$(cat /etc/stix-image): $(cat data.txt) $(cat /opt/from-setup)"'
+        ),
+    )
+    proc = run_stix("launch", "-y", "-c", "boxed", task)
+    out = proc.stdout + proc.stderr
+    for rank in (0, 1):
+        line = f"rank {rank} of 2 as root in stix-test-image: from the workdir installed"
+        assert line in out, out
+    held = [docker_cloud.node(i) for i in docker_cloud.assigned()]
+    assert [docker_cloud.node_containers(h.node) for h in held] == [["sky_container"]] * 2
+
+    # exec skips setup: what setup left in the container is still there
+    (workdir / "data.txt").write_text("changed\n")
+    again = write_task(
+        tmp_path, "again.yaml", workdir=str(workdir), run="cat data.txt /opt/from-setup"
+    )
+    out = run_stix("exec", "boxed", again).stdout
+    assert "changed" in out and "installed" in out, out
+
+    queue = json.loads(run_stix("queue", "--json", "boxed").stdout)
+    jobs = queue if isinstance(queue, list) else queue.get("jobs", queue)
+    assert [j["status"] for j in jobs] == ["SUCCEEDED", "SUCCEEDED"]
+
+    run_stix("down", "-y", "boxed")
+    assert not fake_lambda.instances and docker_cloud.assigned() == []
+    assert all(docker_cloud.node_containers(h.node) == [] for h in held)
+
+
+@pytest.mark.parametrize(
+    ("image", "error"),
+    [
+        (IMAGE_NO_PYTHON, f"image {IMAGE_NO_PYTHON} lacks python3"),
+        ("localhost/not-there:1", "cannot pull image localhost/not-there:1"),
+    ],
+)
+def test_an_image_it_cannot_run_in_fails_clearly_and_leaves_nothing(
+    fake_lambda: FakeLambdaApi, docker_cloud: Any, tmp_path: Path, image: str, error: str
+) -> None:
+    task = write_task(
+        tmp_path,
+        resources={"infra": "lambda/us-west-1", "accelerators": "A10:1",
+                   "image_id": f"docker:{image}"},
+        run="true",
+    )  # fmt: skip
+    proc = run_stix("launch", "-y", "-c", "bare", task, check=False)
+    assert proc.returncode == 1
+    assert error in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not fake_lambda.instances and docker_cloud.assigned() == []
+    assert "bare" not in run_stix("status").stdout
+
+
+def test_a_private_registry_login_that_fails_names_the_server_and_hides_the_password(
+    fake_lambda: FakeLambdaApi, docker_cloud: Any, tmp_path: Path
+) -> None:
+    password = "hunter2-registry-pass"
+    task = write_task(
+        tmp_path,
+        envs={"SKYPILOT_DOCKER_USERNAME": "me", "SKYPILOT_DOCKER_SERVER": "127.0.0.1:9"},
+        secrets={"SKYPILOT_DOCKER_PASSWORD": password},
+        resources={"infra": "lambda/us-west-1", "accelerators": "A10:1",
+                   "image_id": "docker:127.0.0.1:9/team/private:1"},
+        run="true",
+    )  # fmt: skip
+    proc = run_stix("launch", "-y", "-c", "priv", task, check=False)
+    assert proc.returncode == 1
+    assert "docker login to 127.0.0.1:9 failed" in proc.stderr, proc.stderr
+    assert password not in proc.stdout + proc.stderr
+    assert not fake_lambda.instances and docker_cloud.assigned() == []
+
+    half = write_task(
+        tmp_path,
+        "half.yaml",
+        envs={"SKYPILOT_DOCKER_USERNAME": "me"},
+        resources={"infra": "lambda", "image_id": f"docker:{IMAGE}"},
+        run="true",
+    )
+    proc = run_stix("launch", "-y", "-c", "half", half, check=False)
+    assert proc.returncode == 1 and "missing SKYPILOT_DOCKER_PASSWORD" in proc.stderr, proc.stderr
+    assert not fake_lambda.instances
