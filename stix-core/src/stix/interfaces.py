@@ -140,6 +140,8 @@ class Cloud(abc.ABC):
             needs.append("spot")
         if getattr(resources, "ports", None):
             needs.append("open_ports")
+        if getattr(resources, "disk_tier", None) not in (None, "none", "best"):
+            needs.append("disk_tier")  # "best" is the best a cloud has, whatever it is
         image = getattr(resources, "image_id", None)
         if image:
             values = [image] if isinstance(image, str) else [str(v) for v in image.values()]

@@ -20,7 +20,7 @@ DATA = Path(__file__).resolve().parent / "data" / "v8"
 class AlphaCloud(Cloud):
     name: ClassVar[str] = "alpha"
     features: ClassVar[frozenset[str]] = frozenset(
-        {"spot", "multi_node", "open_ports", "image_id", "stop"}
+        {"spot", "multi_node", "open_ports", "image_id", "stop", "disk_tier"}
     )
 
     def check(self) -> CheckResult:

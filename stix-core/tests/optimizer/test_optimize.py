@@ -133,6 +133,17 @@ def test_features_exclude_clouds(registry: Any, catalog: Any) -> None:
         )
 
 
+def test_a_disk_tier_needs_a_cloud_that_sets_tiers(registry: Any, catalog: Any) -> None:
+    # a cloud without tiers (Lambda, RunPod, Vast, Kubernetes) cannot honour one...
+    tp = plan_for(registry, catalog, {"cpus": 8, "disk_tier": "high"}).tasks[0]
+    assert {c.cloud for c in (tp.chosen, *tp.failover)} == {"alpha"}
+    with pytest.raises(ResourcesUnavailableError, match="beta: disk tier is not supported"):
+        plan_for(registry, catalog, {"infra": "beta", "cpus": 8, "disk_tier": "high"})
+    # ...but "best" asks for the best disk a cloud has, which any cloud can give
+    tp = plan_for(registry, catalog, {"infra": "beta", "cpus": 8, "disk_tier": "best"}).tasks[0]
+    assert tp.chosen.cloud == "beta"
+
+
 @pytest.mark.parametrize(
     ("resources", "constraint", "nearest"),
     [
