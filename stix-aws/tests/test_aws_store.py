@@ -167,7 +167,7 @@ def test_mount_commands_name_the_tools(aws: str) -> None:
 
 def test_bad_urls_and_modes() -> None:
     assert split_url("s3://bucket/a/b") == ("bucket", "a/b")
-    with pytest.raises(StixError, match="not an S3 URL"):
+    with pytest.raises(StixError, match="not a URL of S3"):
         split_url("gs://bucket")
     with pytest.raises(StixError, match="unknown storage mode"):
         S3Store().node_commands("s3://b", "/x", "SYNC")

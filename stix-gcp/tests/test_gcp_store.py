@@ -112,7 +112,7 @@ def test_bad_mode_and_url_are_rejected() -> None:
 
     with pytest.raises(StixError, match="unknown storage mode"):
         GcsStore().node_commands("gs://b", "/x", "SYNC")
-    with pytest.raises(StixError, match="not a GCS URL"):
+    with pytest.raises(StixError, match="not a URL of GCS"):
         GcsStore().node_commands("s3://b", "/x", "COPY")
 
 

@@ -116,6 +116,7 @@ def test_a_private_registry_login_that_fails_names_the_server_and_hides_the_pass
         resources={"infra": "lambda", "image_id": f"docker:{IMAGE}"},
         run="true",
     )
+    launches = len(fake_lambda.launches)
     proc = run_stix("launch", "-y", "-c", "half", half, check=False)
     assert proc.returncode == 1 and "missing SKYPILOT_DOCKER_PASSWORD" in proc.stderr, proc.stderr
-    assert not fake_lambda.instances
+    assert len(fake_lambda.launches) == launches  # refused before any instance was asked for

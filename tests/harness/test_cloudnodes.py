@@ -24,7 +24,7 @@ def _ssh(cloud: CloudNodes, ip: str, key: Path, command: str, timeout: float = 2
     argv = [
         "ssh", "-i", str(key), "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
         "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", f"{cloud.user}@{ip}", command,
+        "-o", "ConnectTimeout=15", "-o", "LogLevel=ERROR", f"{cloud.user}@{ip}", command,
     ]  # fmt: skip
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
 
@@ -69,7 +69,9 @@ def test_only_installed_keys_log_in(cloud: CloudNodes, user_key, tmp_path: Path)
 def test_release_kills_every_process_and_wipes_the_disk(cloud: CloudNodes, user_key) -> None:
     key, pub = user_key
     node = cloud.acquire("i-del", [pub])
-    _ssh(cloud, node.ip, key, "echo x > ~/data; setsid nohup sleep 1000 >/dev/null 2>&1 &")
+    _wait_ssh(cloud, node.ip, key)  # a loaded machine can miss a connect
+    done = _ssh(cloud, node.ip, key, "echo x > ~/data; setsid nohup sleep 1000 >/dev/null 2>&1 &")
+    assert done.returncode == 0, done.stderr
     assert any("sleep" in _comm(p) for p in cloud.node_pids(node.node))
     cloud.release("i-del")
     assert cloud.node_pids(node.node) == []
@@ -84,7 +86,9 @@ def test_release_kills_every_process_and_wipes_the_disk(cloud: CloudNodes, user_
 def test_stop_keeps_the_disk_and_preempt_takes_the_machine(cloud: CloudNodes, user_key) -> None:
     key, pub = user_key
     node = cloud.acquire("i-life", [pub])
-    _ssh(cloud, node.ip, key, "echo kept > ~/f; setsid sleep 1000 >/dev/null 2>&1 &")
+    _wait_ssh(cloud, node.ip, key)
+    done = _ssh(cloud, node.ip, key, "echo kept > ~/f; setsid sleep 1000 >/dev/null 2>&1 &")
+    assert done.returncode == 0, done.stderr
     cloud.stop_instance("i-life")
     assert node.state == "stopped" and cloud.node_pids(node.node) == []
     assert _ssh(cloud, node.ip, key, "true").returncode == 255

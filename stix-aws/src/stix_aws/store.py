@@ -16,36 +16,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
-import attrs
 from stix.errors import StixError
 from stix.interfaces import Store
+from stix.storage.buckets import BucketInfo, check_mode, split_bucket_url
 
 from stix_aws.errors import CREDENTIALS_HINT, error_code
 from stix_aws.tags import TAG_MANAGED
 
 PRESIGN_SECONDS = 6 * 3600
 PRESIGN_MAX_OBJECTS = 1000
-MODES = ("MOUNT", "COPY", "MOUNT_CACHED")
-
-
-@attrs.frozen
-class BucketInfo:
-    """One bucket as ``stix storage ls`` shows it."""
-
-    name: str
-    created: str
-    region: str
-    managed: bool
 
 
 def split_url(url: str) -> tuple[str, str]:
     """``s3://bucket/a/b`` -> ``("bucket", "a/b")``."""
-    if not url.startswith("s3://"):
-        raise StixError(f"not an S3 URL: {url!r}", hint="use s3://<bucket>[/<path>]")
-    bucket, _, key = url[len("s3://") :].partition("/")
-    if not bucket:
-        raise StixError(f"S3 URL has no bucket name: {url!r}")
-    return bucket, key
+    return split_bucket_url(url, "s3://", "S3")
 
 
 def _client(region: str | None = None) -> Any:
@@ -209,11 +193,7 @@ class S3Store(Store):
 
     def node_commands(self, url: str, dest: str, mode: str) -> str:
         """Shell commands that make ``url`` available at ``dest`` on a node (bash)."""
-        mode = mode.upper()
-        if mode not in MODES:
-            raise StixError(
-                f"s3: unknown storage mode {mode!r}", hint=f"use one of {', '.join(MODES)}"
-            )
+        mode = check_mode("s3", mode)
         bucket, key = split_url(url)
         if mode == "COPY":
             return self._copy_commands(bucket, key, dest)

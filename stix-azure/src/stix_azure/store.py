@@ -21,30 +21,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
-import attrs
 from stix.errors import StixError
 from stix.interfaces import Store
+from stix.storage.buckets import BucketInfo, check_mode
 from stix.storage.transfer import GET_FUNCTION, fail_line, quote_path, subshell, upload_pairs
 
 SAS_HOURS = 6
 MAX_COPY_BLOBS = 2000
-MODES = ("MOUNT", "COPY", "MOUNT_CACHED")
 MANAGED_KEY = "stix_managed"
 _HTTPS = re.compile(r"^https://(?P<account>[a-z0-9]{3,24})\.blob\.core\.windows\.net/(?P<rest>.*)$")
 _HINT = (
     "set azure.storage_account (and sign in: az login), or AZURE_STORAGE_CONNECTION_STRING; "
     "the identity needs the Storage Blob Data Contributor role"
 )
-
-
-@attrs.frozen
-class BucketInfo:
-    """One container as ``stix storage ls --all`` shows it."""
-
-    name: str
-    created: str
-    region: str | None  # a container is in its account's region, which the data API does not say
-    managed: bool
 
 
 def _setting(key: str, default: Any = None) -> Any:
@@ -256,11 +245,7 @@ class BlobStore(Store):
 
     def node_commands(self, url: str, dest: str, mode: str) -> str:
         """Shell commands that make ``url`` available at ``dest`` on a node (bash)."""
-        mode = mode.upper()
-        if mode not in MODES:
-            raise StixError(
-                f"azure: unknown storage mode {mode!r}", hint=f"use one of {', '.join(MODES)}"
-            )
+        mode = check_mode("azure", mode)
         account, bucket, path = split_url(url)
         container = service(account).get_container_client(bucket)
         sas = self.read_sas(bucket, write=mode != "COPY")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from stix.errors import ClusterError
+from stix.errors import ClusterError, TaskError
 from stix.interfaces import Cloud
 from stix.runner.base import runner_from_spec
 from stix.runner.container import _HOP, ContainerRunner, _run_options, login_config
@@ -57,7 +57,7 @@ def test_login_needs_all_three_values_and_secrets_count() -> None:
         {"SKYPILOT_DOCKER_PASSWORD": "pw"},
     )
     assert full["SKYPILOT_DOCKER_PASSWORD"] == "pw" and full["SKYPILOT_DOCKER_USERNAME"] == "me"
-    with pytest.raises(ClusterError, match="missing SKYPILOT_DOCKER_PASSWORD"):
+    with pytest.raises(TaskError, match=r"envs: .* missing SKYPILOT_DOCKER_PASSWORD"):
         login_config({"SKYPILOT_DOCKER_USERNAME": "me", "SKYPILOT_DOCKER_SERVER": "r"}, {})
 
 

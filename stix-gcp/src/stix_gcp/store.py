@@ -16,37 +16,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
-import attrs
 from stix.errors import StixError
 from stix.interfaces import Store
+from stix.storage.buckets import BucketInfo, check_mode, split_bucket_url
 
 from stix_gcp.session import CREDENTIALS_HINT
 
 LABEL_MANAGED = "stix-managed"
-MODES = ("MOUNT", "COPY", "MOUNT_CACHED")
 GCSFUSE_HINT = (
     "install gcsfuse (https://cloud.google.com/storage/docs/gcsfuse-install) or use mode: COPY"
 )
 
 
-@attrs.frozen
-class BucketInfo:
-    """One bucket as ``stix storage ls`` shows it."""
-
-    name: str
-    created: str
-    region: str
-    managed: bool
-
-
 def split_url(url: str) -> tuple[str, str]:
     """``gs://bucket/a/b`` -> ``("bucket", "a/b")``."""
-    if not url.startswith("gs://"):
-        raise StixError(f"not a GCS URL: {url!r}", hint="use gs://<bucket>[/<path>]")
-    bucket, _, key = url[len("gs://") :].partition("/")
-    if not bucket:
-        raise StixError(f"GCS URL has no bucket name: {url!r}")
-    return bucket, key
+    return split_bucket_url(url, "gs://", "GCS")
 
 
 def _client() -> Any:
@@ -199,11 +183,7 @@ class GcsStore(Store):
 
     def node_commands(self, url: str, dest: str, mode: str) -> str:
         """Shell commands that make ``url`` available at ``dest`` on a node (bash)."""
-        mode = mode.upper()
-        if mode not in MODES:
-            raise StixError(
-                f"gcs: unknown storage mode {mode!r}", hint=f"use one of {', '.join(MODES)}"
-            )
+        mode = check_mode("gcs", mode)
         bucket, key = split_url(url)
         if mode == "COPY":
             single = bool(key) and self.keys(bucket, key) == [key]

@@ -108,10 +108,12 @@ def login_config(envs: dict[str, Any] | None, secrets: dict[str, Any] | None) ->
     merged = {**(envs or {}), **(secrets or {})}
     found = {k: str(merged[k]) for k in LOGIN_ENVS if merged.get(k) not in (None, "")}
     if found and len(found) < len(LOGIN_ENVS):
+        from stix.errors import TaskError
+
         missing = ", ".join(k for k in LOGIN_ENVS if k not in found)
-        raise ClusterError(
-            f"envs: a private docker registry needs all of {', '.join(LOGIN_ENVS)}; "
-            f"missing {missing}"
+        raise TaskError(
+            f"a private docker registry needs all of {', '.join(LOGIN_ENVS)}; missing {missing}",
+            path="envs",
         )
     return found
 
