@@ -4,8 +4,9 @@ Follows https://docs.runpod.io/sdks/graphql/manage-pods and the schema at
 https://graphql-spec.runpod.io/: ``POST /graphql`` with ``{"query", "variables"}``;
 the operation is told by its root field (``podFindAndDeployOnDemand``,
 ``podRentInterruptable``, ``podStop``, ``podResume``, ``podBidResume``,
-``podTerminate``, ``myself { pods }``, ``gpuTypes``, ``dataCenters``) and its
-input comes from ``variables.input``. Errors are GraphQL errors with HTTP 200
+``podTerminate``, ``saveRegistryAuth``, ``deleteRegistryAuth``, ``myself { pods
+containerRegistryCreds }``, ``gpuTypes``, ``dataCenters``) and its input comes from
+``variables.input`` (``variables`` for ``deleteRegistryAuth``). Errors are GraphQL errors with HTTP 200
 and RunPod's messages ("There are no longer any instances available with the
 requested specifications..."); a bad key gets 401.
 
@@ -55,6 +56,8 @@ class FakeRunpodApi(FakeApi):
         self.pods: dict[str, dict[str, Any]] = {}
         self.deploys: list[tuple[str, dict[str, Any]]] = []
         self.out_of_stock: set[str] = set()
+        # saved registry logins: id -> {id, name, username, password}
+        self.registry_auths: dict[str, dict[str, str]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.route("POST", "/graphql", self.graphql)
@@ -68,6 +71,8 @@ class FakeRunpodApi(FakeApi):
             "podResume": self.resume,
             "podBidResume": self.resume,
             "podTerminate": self.terminate,
+            "saveRegistryAuth": self.save_auth,
+            "deleteRegistryAuth": self.delete_auth,
         }
 
     @property
@@ -83,7 +88,8 @@ class FakeRunpodApi(FakeApi):
         if match is None or match.group(2) not in self.ops:
             return json_response({"errors": [{"message": "Cannot parse the query"}]}, status=400)
         field = match.group(2)
-        return self.ops[field](field, (body.get("variables") or {}).get("input") or {})
+        variables = body.get("variables") or {}
+        return self.ops[field](field, variables.get("input", variables))
 
     # -- reads -------------------------------------------------------------------------
 
@@ -109,8 +115,28 @@ class FakeRunpodApi(FakeApi):
         with self._lock:
             pods = [self._view(p) for p in self.pods.values()]
         return json_response(
-            {"data": {"myself": {"id": "user_fake", "email": "dev@example.com", "pods": pods}}}
-        )
+            {"data": {"myself": {"id": "user_fake", "email": "dev@example.com", "pods": pods,
+                                 "containerRegistryCreds": [
+                                     {"id": a["id"], "name": a["name"]}
+                                     for a in self.registry_auths.values()]}}}
+        )  # fmt: skip
+
+    def save_auth(self, field: str, spec: dict[str, Any]) -> Response:
+        if not spec.get("name") or not spec.get("username") or not spec.get("password"):
+            return graphql_error("name, username and password are required.", field)
+        if any(a["name"] == spec["name"] for a in self.registry_auths.values()):
+            return graphql_error("A registry auth with this name already exists.", field)
+        rid = f"auth{next(self._ids):04d}"
+        self.registry_auths[rid] = {
+            "id": rid,
+            **{k: str(spec[k]) for k in ("name", "username", "password")},
+        }
+        return json_response({"data": {field: {"id": rid, "name": spec["name"]}}})
+
+    def delete_auth(self, field: str, spec: dict[str, Any]) -> Response:
+        if self.registry_auths.pop(str(spec.get("id")), None) is None:
+            return graphql_error("Registry auth not found.", field)
+        return json_response({"data": {field: None}})
 
     def gpu_types(self, field: str, _: dict[str, Any]) -> Response:
         out = [
@@ -147,6 +173,9 @@ class FakeRunpodApi(FakeApi):
             return graphql_error(LOW_BALANCE, field)
         if fault == "capacity" or gpu in self.out_of_stock:
             return graphql_error(NO_CAPACITY, field)
+        auth = spec.get("containerRegistryAuthId")
+        if auth is not None and auth not in self.registry_auths:
+            return graphql_error("Registry auth not found.", field)
         keys = [e["value"] for e in spec.get("env") or [] if e.get("key") == "PUBLIC_KEY"]
         with self._lock:
             pid = f"fk{next(self._ids):04d}pod"

@@ -107,3 +107,27 @@ def test_state_recover_finds_the_named_pod_after_state_db_is_lost(
     assert (record.status, record.cloud, record.region) == ("UP", "runpod", "EU-RO-1")
     run_stix("down", "-y", "rrec")
     assert not fake_runpod.pods and cloud.assigned() == []
+
+
+def test_a_private_image_pulls_with_a_saved_registry_login_removed_by_down(
+    fake_runpod: FakeRunpodApi, cloud: Any, tmp_path: Path
+) -> None:
+    password = "pw-for-the-registry-9"
+    task = write_task(
+        tmp_path,
+        envs={"SKYPILOT_DOCKER_USERNAME": "team", "SKYPILOT_DOCKER_SERVER": "ghcr.io"},
+        secrets={"SKYPILOT_DOCKER_PASSWORD": password},
+        resources={"infra": "runpod/EU-RO-1", "accelerators": "RTX4090:1",
+                   "image_id": "docker:ghcr.io/team/private:1"},
+        run="echo pulled",
+    )  # fmt: skip
+    proc = run_stix("launch", "-y", "-c", "rpriv", task)
+    assert "pulled" in proc.stdout and password not in proc.stdout + proc.stderr
+    ((_, spec),) = fake_runpod.deploys
+    (auth,) = fake_runpod.registry_auths.values()
+    assert spec["containerRegistryAuthId"] == auth["id"]
+    assert (auth["username"], auth["password"]) == ("team", password)
+    assert auth["name"].startswith("stix-rpriv-")
+
+    run_stix("down", "-y", "rpriv")
+    assert not fake_runpod.pods and not fake_runpod.registry_auths

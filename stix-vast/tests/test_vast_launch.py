@@ -143,3 +143,23 @@ def test_a_spot_plan_priced_0_by_the_catalog_bids_the_live_minimum(
     assert offer["geolocation"].endswith("SE") and offer["min_bid"] == 0.19
     assert body["price"] == offer["min_bid"]  # the fake refuses bids under the minimum
     run_stix("down", "-y", "zerobid")
+
+
+def test_a_private_image_passes_the_registry_login_to_vast(
+    fake_vast: FakeVastApi, cloud: Any, tmp_path: Path
+) -> None:
+    password = "pw-for-the-registry-7"
+    task = write_task(
+        tmp_path,
+        envs={"SKYPILOT_DOCKER_USERNAME": "team", "SKYPILOT_DOCKER_SERVER": "registry.example.com"},
+        secrets={"SKYPILOT_DOCKER_PASSWORD": password},
+        resources={"infra": "vast/SE", "accelerators": "RTX4090:1",
+                   "image_id": "docker:registry.example.com/team/private:1"},
+        run="echo pulled",
+    )  # fmt: skip
+    proc = run_stix("launch", "-y", "-c", "vpriv", task)
+    assert "pulled" in proc.stdout and password not in proc.stdout + proc.stderr
+    ((_, body),) = fake_vast.creates
+    assert body["image_login"] == f"-u team -p {password} registry.example.com"
+    run_stix("down", "-y", "vpriv")
+    assert not fake_vast.instances

@@ -144,6 +144,9 @@ class FakeVastApi(FakeApi):
             )
         if fault == "capacity":
             return failure(404, "no_such_ask", f"Instance type by id {oid} is not available.")
+        login = body.get("image_login")
+        if login is not None and (not isinstance(login, str) or "-u " not in login):
+            return failure(400, "invalid_args", "image_login must be docker login arguments.")
         if "price" in body and float(body["price"]) < float(offer["min_bid"]):
             return failure(400, "bid_too_low", "Bid price is below the minimum bid.")
         keys = [k["public_key"] for k in self.keys.values()]

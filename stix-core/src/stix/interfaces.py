@@ -223,6 +223,9 @@ class ProvisionConfig:
     :param resume_stopped: start stopped nodes instead of creating new ones.
     :param ports: ports to open at creation.
     :param provider_config: cloud-specific settings from config (VPC, labels...).
+    :param docker_login: ``SKYPILOT_DOCKER_USERNAME``/``_PASSWORD``/``_SERVER`` of a task
+        whose ``docker:`` image is in a private registry (container clouds pass them to
+        the provider); never logged or stored.
     """
 
     cluster_name: str
@@ -235,6 +238,7 @@ class ProvisionConfig:
     ports: tuple[str, ...] = ()
     provider_config: dict[str, Any] = attrs.field(factory=dict)
     ssh_public_key: str | None = None
+    docker_login: dict[str, str] | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen

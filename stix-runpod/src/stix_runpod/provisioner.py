@@ -30,6 +30,10 @@ POD_FIELDS = (
 )
 PODS_QUERY = f"query Pods {{ myself {{ pods {{ {POD_FIELDS} }} }} }}"
 GPU_IDS_QUERY = "query GpuIds { gpuTypes { id displayName secureSpotPrice communitySpotPrice } }"
+# A private registry's login, saved in the account and named after the cluster.
+SAVE_AUTH = "mutation SaveAuth($input: SaveRegistryAuthInput!) { saveRegistryAuth(input: $input) { id name } }"
+DELETE_AUTH = "mutation DeleteAuth($id: String!) { deleteRegistryAuth(registryAuthId: $id) }"
+AUTHS_QUERY = "query Auths { myself { containerRegistryCreds { id name } } }"
 DEPLOY = (
     "mutation Deploy($input: PodFindAndDeployOnDemandInput) "
     "{ podFindAndDeployOnDemand(input: $input) { id name desiredStatus } }"
@@ -68,6 +72,35 @@ def _call(
         return api.call(query, variables)
     except RunpodApiError as exc:
         raise to_stix_error(exc, what) from exc
+
+
+def _auth_name(cluster_name_on_cloud: str) -> str:
+    return f"stix-{cluster_name_on_cloud}"
+
+
+def _delete_registry_auths(api: RunpodApi, cluster_name_on_cloud: str) -> None:
+    """Remove the registry logins saved for the cluster (none: nothing to do)."""
+    found = (_call(api, "listing registry logins", AUTHS_QUERY).get("myself") or {}).get(
+        "containerRegistryCreds"
+    ) or []
+    for auth in found:
+        if auth.get("name") == _auth_name(cluster_name_on_cloud):
+            _call(api, "deleting a registry login", DELETE_AUTH, {"id": auth["id"]})
+
+
+def _save_registry_auth(api: RunpodApi, cluster_name_on_cloud: str, login: dict[str, str]) -> str:
+    """Save the task's registry login for its pod to pull with; the id to deploy with.
+
+    RunPod takes a user name and password and infers the registry from the image name.
+    """
+    _delete_registry_auths(api, cluster_name_on_cloud)  # a retry replaces the last try's
+    login_input = {
+        "name": _auth_name(cluster_name_on_cloud),
+        "username": login["SKYPILOT_DOCKER_USERNAME"],
+        "password": login["SKYPILOT_DOCKER_PASSWORD"],
+    }
+    saved = _call(api, "saving the registry login", SAVE_AUTH, {"input": login_input})
+    return str((saved.get("saveRegistryAuth") or {})["id"])
 
 
 def cluster_pods(api: RunpodApi, cluster_name_on_cloud: str) -> list[dict[str, Any]]:
@@ -148,6 +181,10 @@ class RunpodProvisioner(Provisioner):
             "startSsh": True,
             "env": [{"key": "PUBLIC_KEY", "value": public}],
         }
+        if config.docker_login and config.resources.docker_image(config.region):
+            body["containerRegistryAuthId"] = _save_registry_auth(
+                api, config.cluster_name_on_cloud, config.docker_login
+            )
         if spot:
             bid = gpu.get(f"{cloud_type.lower()}SpotPrice")
             if not bid:
@@ -313,6 +350,7 @@ class RunpodProvisioner(Provisioner):
             _call(api, "terminating", TERMINATE, {"input": {"podId": pod["id"]}})
         if pods:
             self.wait_instances(cluster_name_on_cloud, region, "TERMINATED")
+        _delete_registry_auths(api, cluster_name_on_cloud)
         remove_cluster_files(cluster_name_on_cloud)
 
     def open_ports(

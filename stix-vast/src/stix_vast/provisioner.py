@@ -170,6 +170,12 @@ class VastProvisioner(Provisioner):
             "env": env,
             **(_setting("create_instance_kwargs", {}) or {}),
         }
+        login = config.docker_login
+        if login and resources.docker_image(config.region):  # the docker login Vast runs
+            body["image_login"] = (
+                f"-u {login['SKYPILOT_DOCKER_USERNAME']} -p {login['SKYPILOT_DOCKER_PASSWORD']} "
+                f"{login['SKYPILOT_DOCKER_SERVER']}"
+            )
         if spot:
             body["price"] = float(offer["min_bid"])
         return body

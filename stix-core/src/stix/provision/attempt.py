@@ -56,6 +56,7 @@ def provision(
     resources: Any,
     resume_stopped: bool = True,
     terminate_on_error: bool = True,
+    docker_login: dict[str, str] | None = None,
 ) -> Provisioned:
     """Create (or resume) the cluster on ``candidate``; on failure remove what was made.
 
@@ -72,6 +73,7 @@ def provision(
         zones=zones,
         resume_stopped=resume_stopped,
         ports=ports,
+        docker_login=docker_login or None,
     )
     try:
         config = provisioner.bootstrap(config)

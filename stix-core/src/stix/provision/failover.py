@@ -22,6 +22,15 @@ def _backoff_start() -> float:
     return float(os.environ.get("STIX_RETRY_BACKOFF", FIRST_BACKOFF_S))
 
 
+def _docker_login(task: Any) -> dict[str, str] | None:
+    """The task's private-registry login, for clouds that pull its image themselves."""
+    from stix.runner.container import login_config, wants_docker
+
+    if not any(wants_docker(r) for r in getattr(task, "resources", None) or ()):
+        return None
+    return login_config(getattr(task, "envs", None), getattr(task, "secrets", None)) or None
+
+
 def provision_with_failover(
     task: Any,
     *,
@@ -42,6 +51,7 @@ def provision_with_failover(
     from stix.plugins import get_registry
 
     registry = registry or get_registry()
+    login = _docker_login(task)
     blocked: list[Any] = []
     failures: list[str] = []
     backoff = _backoff_start()
@@ -84,6 +94,7 @@ def provision_with_failover(
                         cluster_name=cluster_name,
                         cluster_name_on_cloud=cluster_name_on_cloud,
                         resources=resources,
+                        docker_login=login,
                     )
                 except ProvisionError as exc:
                     if exc.scope == "abort":

@@ -103,10 +103,21 @@ command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 """
 
 
+def wants_docker(resources: Any) -> bool:
+    """True when a resources candidate asks for a ``docker:`` image in any region."""
+    image = getattr(resources, "image_id", None)
+    if isinstance(image, dict):
+        return "docker" in image or any(str(v).startswith("docker:") for v in image.values())
+    return isinstance(image, str) and image.startswith("docker:")
+
+
 def login_config(envs: dict[str, Any] | None, secrets: dict[str, Any] | None) -> dict[str, str]:
     """The private-registry login from a task's envs and secrets (empty when not given)."""
+    from stix.redact import register_secret
+
     merged = {**(envs or {}), **(secrets or {})}
     found = {k: str(merged[k]) for k in LOGIN_ENVS if merged.get(k) not in (None, "")}
+    register_secret(found.get("SKYPILOT_DOCKER_PASSWORD"))  # masked even when given as an env
     if found and len(found) < len(LOGIN_ENVS):
         from stix.errors import TaskError
 

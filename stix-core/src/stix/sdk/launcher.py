@@ -74,13 +74,6 @@ def _provisioner_extras(provisioner: Any, cluster_name: str) -> dict[str, list[s
     return get(cluster_name) if get is not None else None
 
 
-def _wants_docker(resources: Any) -> bool:
-    image = getattr(resources, "image_id", None)
-    if isinstance(image, dict):
-        return "docker" in image or any(str(v).startswith("docker:") for v in image.values())
-    return isinstance(image, str) and image.startswith("docker:")
-
-
 def _in_containers(
     provisioner: Any, provisioned: Any, image: str | None, task: Task | None
 ) -> list[Any]:
@@ -150,10 +143,9 @@ def _provision_new(
     from stix.backend.jobspec import current_user
     from stix.provision.attempt import name_on_cloud
     from stix.provision.failover import provision_with_failover
+    from stix.runner.container import login_config, wants_docker
 
-    if any(_wants_docker(r) for r in task.resources):
-        from stix.runner.container import login_config
-
+    if any(wants_docker(r) for r in task.resources):
         login_config(task.envs, task.secrets)  # half a registry login: say so before any node
     user = current_user()
     cno = name_on_cloud(name, user)
