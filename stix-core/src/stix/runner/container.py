@@ -236,12 +236,6 @@ class ContainerRunner(Runner):
             container=str(spec.get("container") or CONTAINER),
         )
 
-    def __getattr__(self, item: str) -> Any:
-        # ssh config entries, connection details: those of the VM
-        if item in ("inner", "__setstate__"):
-            raise AttributeError(item)
-        return getattr(self.inner, item)
-
 
 def _run_options(value: Any) -> str:
     """``docker.run_options`` (a string or a list of strings) as shell words."""
