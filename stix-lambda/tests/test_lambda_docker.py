@@ -9,6 +9,7 @@ and run inside.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,37 @@ def test_two_nodes_run_in_the_image_and_keep_setup_state_until_down(
     jobs = queue if isinstance(queue, list) else queue.get("jobs", queue)
     assert [j["status"] for j in jobs] == ["SUCCEEDED", "SUCCEEDED"]
 
+    # cancel ends what a job left behind in the containers, escapes included
+    escape = "setsid nohup sleep 4242 >/dev/null 2>&1 & (sleep 4243 &) ; sleep 600"
+    run_stix("exec", "-d", "boxed", write_task(tmp_path, "esc.yaml", num_nodes=2, run=escape))
+    _poll(lambda: len(_sleepers(docker_cloud, held)) == 6, "every rank's sleeps to start")
+    run_stix("cancel", "-y", "boxed", "3")
+    _poll(lambda: not _sleepers(docker_cloud, held), "the cancelled job's processes to end")
+
     run_stix("down", "-y", "boxed")
     assert not fake_lambda.instances and docker_cloud.assigned() == []
     assert all(docker_cloud.node_containers(h.node) == [] for h in held)
+
+
+def _sleepers(cloud: Any, held: list[Any]) -> list[str]:
+    """The test's sleep processes (``sleep 424x``/``sleep 600``) in the nodes' containers."""
+    found = []
+    for h in held:
+        for pid in cloud.node_pids(h.node):
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv[0] == b"sleep" and argv[1:2] in ([b"4242"], [b"4243"], [b"600"]):
+                found.append(f"{h.instance_id}:{argv[1].decode()}")
+    return found
+
+
+def _poll(check: Any, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
 
 
 @pytest.mark.parametrize(
