@@ -55,6 +55,7 @@ NODES = [
 _PLURAL_KIND = {
     "pods": "Pod", "services": "Service", "serviceaccounts": "ServiceAccount",
     "events": "Event", "roles": "Role", "rolebindings": "RoleBinding", "ingresses": "Ingress",
+    "secrets": "Secret",
 }  # fmt: skip
 
 
@@ -111,7 +112,7 @@ class FakeKubeApi(FakeApi):
         self.route("POST", r"/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", self.review)
         self.route("GET", ns + r"/pods/(?P<name>[^/]+)/exec", self.exec)
         self.route("POST", ns + r"/pods/(?P<name>[^/]+)/exec", self.exec)
-        for plural in ("pods", "services", "serviceaccounts", "events"):
+        for plural in ("pods", "services", "serviceaccounts", "events", "secrets"):
             self._crud(ns, plural)
         for plural in ("roles", "rolebindings"):
             self._crud(rbac, plural)

@@ -102,3 +102,35 @@ def test_ports_through_an_ingress(kube: FakeKubeApi, stix_home: Path) -> None:
     finally:
         prov.terminate_instances("web-1", "fake")
     assert kube.names("ingresses") == []
+
+
+def test_a_private_image_gets_a_pull_secret_of_its_own_removed_by_down(
+    kube: FakeKubeApi, cli: Any, stix_home: Path, tmp_path: Path
+) -> None:
+    import base64
+
+    write_config(stix_home, "kubernetes:\n  image_pull_secrets: [regcred]\n")
+    password = "pw-for-the-registry-5"
+    task = tmp_path / "task.yaml"
+    task.write_text(
+        "resources:\n  image_id: docker:registry.example.com/team/app:2\n"
+        "envs: {SKYPILOT_DOCKER_USERNAME: team, SKYPILOT_DOCKER_SERVER: registry.example.com}\n"
+        f"secrets: {{SKYPILOT_DOCKER_PASSWORD: {password}}}\nrun: echo pulled\n"
+    )
+    launched = cli("launch", "-y", "-c", "priv", "--infra", "k8s", str(task))
+    assert launched.exit_code == 0, launched.stderr
+    assert "pulled" in launched.stdout and password not in launched.stdout + launched.stderr
+    try:
+        (pod,) = kube.objects["pods"].values()
+        (secret,) = kube.objects["secrets"].values()
+        name = secret["metadata"]["name"]
+        assert pod["spec"]["imagePullSecrets"] == [{"name": "regcred"}, {"name": name}]
+        assert secret["type"] == "kubernetes.io/dockerconfigjson"
+        config = json.loads(base64.b64decode(secret["data"][".dockerconfigjson"]))
+        entry = config["auths"]["registry.example.com"]
+        assert (entry["username"], entry["password"]) == ("team", password)
+        assert base64.b64decode(entry["auth"]).decode() == f"team:{password}"
+        assert secret["metadata"]["ownerReferences"][0]["name"] == pod["metadata"]["name"]
+    finally:
+        assert cli("down", "-y", "priv").exit_code == 0
+    assert not kube.objects["secrets"] and not kube.objects["pods"]

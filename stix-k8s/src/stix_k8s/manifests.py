@@ -213,6 +213,24 @@ def ports_ingress(cluster: str, ports: list[int], ingress_class: str | None) -> 
     }
 
 
+def registry_secret(cluster: str, login: dict[str, str]) -> dict[str, Any]:
+    """A ``kubernetes.io/dockerconfigjson`` secret holding the task's registry login."""
+    import base64
+    import json
+
+    user, password = login["SKYPILOT_DOCKER_USERNAME"], login["SKYPILOT_DOCKER_PASSWORD"]
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    config = {"auths": {login["SKYPILOT_DOCKER_SERVER"]: {
+        "username": user, "password": password, "auth": auth}}}  # fmt: skip
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(f"{cluster}-registry", cluster),
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
+    }
+
+
 def agent_account(cluster: str) -> list[dict[str, Any]]:
     """Service account, role and binding of the head's agent.
 

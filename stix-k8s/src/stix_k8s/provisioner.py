@@ -122,7 +122,21 @@ class KubernetesProvisioner(Provisioner):
         existing = {p.metadata.name for p in list_pods(context, namespace, cluster)}
         image = manifests.image_of(config.resources.image_id, contexts.setting(context, "image"))
         affinity = self._gpu_affinity(context, shape.accelerator if shape.gpus else None)
-        secrets = contexts.setting(context, "image_pull_secrets") or []
+        secrets = list(contexts.setting(context, "image_pull_secrets") or [])
+        registry = None
+        if config.docker_login:  # the task's private registry: a pull secret of its own
+            registry = manifests.registry_secret(cluster, config.docker_login)
+            try:
+                api.create_namespaced_secret(namespace, registry)
+            except Exception as exc:
+                if getattr(exc, "status", None) != 409:
+                    raise api_error(exc, context, "create the registry secret") from None
+                name = registry["metadata"]["name"]
+                try:  # a retry: the login may have changed since
+                    api.patch_namespaced_secret(name, namespace, {"data": registry["data"]})
+                except Exception as again:
+                    raise api_error(again, context, "replace the registry secret") from None
+            secrets.append(registry["metadata"]["name"])
         head = manifests.pod_name(cluster, 0)
         uid = ""
         created = []
@@ -168,6 +182,8 @@ class KubernetesProvisioner(Provisioner):
         patch = manifests.owned_by({"metadata": {}}, head, uid)  # just the ownerReferences
         try:
             api.patch_namespaced_service_account(account["metadata"]["name"], namespace, patch)
+            if registry is not None:
+                api.patch_namespaced_secret(registry["metadata"]["name"], namespace, patch)
         except Exception as exc:
             raise api_error(exc, context, "patch service account") from None
         return ProvisionRecord(
@@ -274,6 +290,7 @@ class KubernetesProvisioner(Provisioner):
             ("roles", rbac.list_namespaced_role, rbac.delete_namespaced_role),
             ("service accounts", api.list_namespaced_service_account,
              api.delete_namespaced_service_account),
+            ("secrets", api.list_namespaced_secret, api.delete_namespaced_secret),
         )  # fmt: skip
         for what, lister, deleter in kinds:
             try:
