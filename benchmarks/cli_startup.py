@@ -1,4 +1,5 @@
-"""Wall time of CLI start-up: `stix --help`, `stix plugins`, `stix validate` against `python -c pass`.
+"""Wall time of CLI start-up: `--help`, `plugins`, `validate`, `status`, `launch --dryrun`, the
+jobs and serve listings, against `python -c pass`.
 
 Run from the repository root with stix installed:  python benchmarks/cli_startup.py [--runs N]
 """
@@ -39,6 +40,13 @@ def main() -> None:
             "stix validate examples/minimal.yaml",
             [stix, "validate", str(REPO / "examples" / "minimal.yaml")],
         ),
+        ("stix status (no clusters)", [stix, "status"]),
+        (
+            "stix launch --dryrun examples/minimal.yaml",
+            [stix, "launch", "--dryrun", "-y", str(REPO / "examples" / "minimal.yaml")],
+        ),
+        ("stix jobs queue (no controller)", [stix, "jobs", "queue"]),
+        ("stix serve status (no controller)", [stix, "serve", "status"]),
     ]
     base = None
     print(f"{'command':40} {'median ms':>10} {'min ms':>8} {'x pass':>7}")

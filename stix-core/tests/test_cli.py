@@ -157,26 +157,34 @@ def _stix(home: Path, *args: str) -> str:
 
 def test_help_cache_serves_the_same_text(stix_home: Path) -> None:
     first = _stix(stix_home, "--help")
-    assert (stix_home / "cache" / "help.json").is_file()
+    assert (stix_home / "cache" / "help.txt").is_file()
     assert _stix(stix_home, "--help") == first
     assert "Commands:" in first and "plugins" in first
 
 
 def test_help_cache_misses_when_a_module_changes(stix_home: Path) -> None:
-    import json as _json
     import os
 
     _stix(stix_home, "--help")
-    cache = stix_home / "cache" / "help.json"
-    entry = _json.loads(cache.read_text())
-    entry["text"] = "STALE"
-    cache.write_text(_json.dumps(entry))
+    cache = stix_home / "cache" / "help.txt"
+    tag, key, count, *rest = cache.read_text().split("\n")
+    watched = rest[: int(count)]
+    cache.write_text("\n".join([tag, key, count, *watched, "STALE"]))
     assert _stix(stix_home, "--help").strip() == "STALE"  # served from the cache
-    watched = next(p for p in entry["files"] if p.endswith("hookspecs.py"))
-    entry["files"][watched] -= 1  # as if the file had been edited since
-    cache.write_text(_json.dumps(entry))
+    line = next(i for i, w in enumerate(watched) if w.endswith("hookspecs.py"))
+    mtime, path = watched[line].split(" ", 1)
+    watched[line] = f"{int(mtime) - 1} {path}"  # as if the file had been edited since
+    cache.write_text("\n".join([tag, key, count, *watched, "STALE"]))
     assert "Commands:" in _stix(stix_home, "--help")
     assert os.environ.get("STIX_NO_HELP_CACHE") is None
+
+
+def test_help_cache_ignores_a_damaged_file(stix_home: Path) -> None:
+    _stix(stix_home, "--help")
+    cache = stix_home / "cache" / "help.txt"
+    for damaged in ("", "garbage", "stix-help-cache 2\nkey\nnot-a-number\n", "\x00\xff"):
+        cache.write_bytes(damaged.encode("latin-1"))
+        assert "Commands:" in _stix(stix_home, "--help")
 
 
 def test_version_fast_path(stix_home: Path) -> None:
