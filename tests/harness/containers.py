@@ -28,7 +28,7 @@ STORAGE = Path("/var/lib/stix-harness-podman")
 RUNROOT = Path("/run/stix-harness-podman")
 # what the test images hold, plus everything these packages depend on
 BASE_PACKAGES = ("bash", "coreutils", "dash", "tar", "grep", "sed", "findutils", "util-linux")
-PYTHON_PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "openssh-client")
+PYTHON_PACKAGES = ("python3-minimal", "libpython3-stdlib", "openssh-client")  # Debian's python3
 _SKIP = re.compile(r"^/usr/share/(doc|man|info|locale|lintian|bug)/")
 
 
@@ -49,6 +49,8 @@ def unavailable() -> str | None:
             return f"{Path(tool).name} is not installed (apt-get install podman runc sudo)"
     if os.geteuid() != 0:
         return "podman needs root here"
+    if not _installed("python3-minimal"):
+        return "Debian's python3 is not installed (the test image is built from it)"
     return None
 
 
@@ -116,8 +118,6 @@ def build_image(dest: Path, *, python: bool = True, marker: str = "") -> Path:
                 continue
             added.add(real)
             tar.add(real, arcname=real.lstrip("/"), recursive=False)
-        if python and os.path.lexists("/usr/bin/python3"):
-            tar.add("/usr/bin/python3", arcname="usr/bin/python3", recursive=False)
         for name, text in (
             ("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
             ("etc/group", "root:x:0:\n"),
