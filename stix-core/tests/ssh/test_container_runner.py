@@ -89,8 +89,7 @@ def test_the_hop_runs_the_last_word_in_the_workers_container(tmp_path: Path) -> 
 
 
 def test_only_a_docker_task_has_its_registry_login_checked() -> None:
-    from stix.provision.failover import _docker_login
-    from stix.runner.container import wants_docker
+    from stix.runner.container import task_login, wants_docker
     from stix.task import Task
 
     assert wants_docker(Resources(image_id="docker:a:1"))
@@ -98,9 +97,9 @@ def test_only_a_docker_task_has_its_registry_login_checked() -> None:
     assert not wants_docker(Resources(image_id="ami-1")) and not wants_docker(Resources())
     half = {"SKYPILOT_DOCKER_USERNAME": "me"}  # an unrelated task may carry such a name
     plain = Task.from_yaml_config({"run": "true", "envs": half})
-    assert _docker_login(plain) is None
+    assert task_login(plain) is None
     boxed = Task.from_yaml_config(
         {"run": "true", "envs": half, "resources": {"image_id": "docker:a:1"}}
     )
     with pytest.raises(TaskError, match="missing SKYPILOT_DOCKER_PASSWORD"):
-        _docker_login(boxed)
+        task_login(boxed)

@@ -182,10 +182,13 @@ class KubernetesProvisioner(Provisioner):
         patch = manifests.owned_by({"metadata": {}}, head, uid)  # just the ownerReferences
         try:
             api.patch_namespaced_service_account(account["metadata"]["name"], namespace, patch)
-            if registry is not None:
-                api.patch_namespaced_secret(registry["metadata"]["name"], namespace, patch)
         except Exception as exc:
             raise api_error(exc, context, "patch service account") from None
+        if registry is not None:
+            try:
+                api.patch_namespaced_secret(registry["metadata"]["name"], namespace, patch)
+            except Exception as exc:
+                raise api_error(exc, context, "patch the registry secret") from None
         return ProvisionRecord(
             cloud=self.name,
             region=context,

@@ -22,15 +22,6 @@ def _backoff_start() -> float:
     return float(os.environ.get("STIX_RETRY_BACKOFF", FIRST_BACKOFF_S))
 
 
-def _docker_login(task: Any) -> dict[str, str] | None:
-    """The task's private-registry login, for clouds that pull its image themselves."""
-    from stix.runner.container import login_config, wants_docker
-
-    if not any(wants_docker(r) for r in getattr(task, "resources", None) or ()):
-        return None
-    return login_config(getattr(task, "envs", None), getattr(task, "secrets", None)) or None
-
-
 def provision_with_failover(
     task: Any,
     *,
@@ -49,9 +40,10 @@ def provision_with_failover(
     """
     from stix.optimizer import Blocked, optimize
     from stix.plugins import get_registry
+    from stix.runner.container import task_login
 
     registry = registry or get_registry()
-    login = _docker_login(task)
+    login = task_login(task)  # container clouds pull private images with it
     blocked: list[Any] = []
     failures: list[str] = []
     backoff = _backoff_start()

@@ -71,9 +71,9 @@ class Runner(abc.ABC):
 def runner_from_spec(spec: dict[str, Any]) -> Runner:
     """Rebuild a runner saved with :meth:`Runner.to_spec`.
 
-    Kinds ``local``, ``ssh`` and ``container`` (a docker image on a VM) are the core's; any other kind names the cloud whose
-    provisioner made the runner, and its ``runner_from_spec`` rebuilds it (pod exec
-    runners of ``kubernetes``, for example).
+    Kinds ``local``, ``ssh`` and ``container`` (a docker image on a VM) are the core's;
+    any other kind names the cloud whose provisioner made the runner, and its
+    ``runner_from_spec`` rebuilds it (pod exec runners of ``kubernetes``, for example).
     """
     kind = spec.get("kind")
     if kind == "local":

@@ -129,6 +129,16 @@ def login_config(envs: dict[str, Any] | None, secrets: dict[str, Any] | None) ->
     return found
 
 
+def task_login(task: Any) -> dict[str, str] | None:
+    """The registry login of a task that asks for a docker image, else None.
+
+    :raises stix.errors.TaskError: the task gives some of :data:`LOGIN_ENVS` but not all.
+    """
+    if not any(wants_docker(r) for r in getattr(task, "resources", None) or ()):
+        return None
+    return login_config(getattr(task, "envs", None), getattr(task, "secrets", None)) or None
+
+
 def _stage_name(dest: str) -> str:
     return hashlib.sha256(dest.encode()).hexdigest()[:16]
 

@@ -86,9 +86,9 @@ def _in_containers(
     if not image or getattr(provisioner, "runs_containers", False):
         return runners
     from stix.config import load_config
-    from stix.runner.container import login_config, start_containers
+    from stix.runner.container import start_containers, task_login
 
-    login = login_config(task.envs, task.secrets) if task is not None else {}
+    login = task_login(task) if task is not None else None
     options = load_config(task_config=task.config if task is not None else None).get(
         "docker.run_options"
     )
@@ -143,10 +143,9 @@ def _provision_new(
     from stix.backend.jobspec import current_user
     from stix.provision.attempt import name_on_cloud
     from stix.provision.failover import provision_with_failover
-    from stix.runner.container import login_config, wants_docker
+    from stix.runner.container import task_login
 
-    if any(wants_docker(r) for r in task.resources):
-        login_config(task.envs, task.secrets)  # half a registry login: say so before any node
+    task_login(task)  # half a registry login: say so before any node is asked for
     user = current_user()
     cno = name_on_cloud(name, user)
     record = ClusterRecord(
