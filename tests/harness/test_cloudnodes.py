@@ -72,7 +72,11 @@ def test_release_kills_every_process_and_wipes_the_disk(cloud: CloudNodes, user_
     _wait_ssh(cloud, node.ip, key)  # a loaded machine can miss a connect
     done = _ssh(cloud, node.ip, key, "echo x > ~/data; setsid nohup sleep 1000 >/dev/null 2>&1 &")
     assert done.returncode == 0, done.stderr
-    assert any("sleep" in _comm(p) for p in cloud.node_pids(node.node))
+    # ssh returns once the shell has forked; the child execs sleep a moment later
+    deadline = time.monotonic() + 10
+    while not any("sleep" in _comm(p) for p in cloud.node_pids(node.node)):
+        assert time.monotonic() < deadline, "the detached sleep never ran on the node"
+        time.sleep(0.05)
     cloud.release("i-del")
     assert cloud.node_pids(node.node) == []
     assert not (node.home / "data").exists()
