@@ -9,6 +9,7 @@ and run inside.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -40,16 +41,33 @@ def test_two_nodes_run_in_the_image_and_keep_setup_state_until_down(
         setup="echo installed > /opt/from-setup",
         run=(
             'echo "rank $SKYPILOT_NODE_RANK of $SKYPILOT_NUM_NODES as $(whoami) in '
-            '$(cat /etc/stix-image): $(cat data.txt) $(cat /opt/from-setup)"'
+            '$(cat /etc/stix-image): $(cat data.txt) $(cat /opt/from-setup) [$STIX_MSG]"'
         ),
+        # a quoted value with a space reaches `docker run` as one word
+        config={"docker": {"run_options": ['-e "STIX_MSG=two words" --label stix.test=1']}},
     )
     proc = run_stix("launch", "-y", "-c", "boxed", task)
     out = proc.stdout + proc.stderr
     for rank in (0, 1):
-        line = f"rank {rank} of 2 as root in stix-test-image: from the workdir installed"
+        line = (
+            f"rank {rank} of 2 as root in stix-test-image: from the workdir installed [two words]"
+        )
         assert line in out, out
     held = [docker_cloud.node(i) for i in docker_cloud.assigned()]
     assert [docker_cloud.node_containers(h.node) for h in held] == [["sky_container"]] * 2
+
+    # `ssh boxed` and `ssh boxed-worker1` land in the containers, and scp reaches them
+    for alias in ("boxed", "boxed-worker1"):
+        seen = _ssh("ssh", alias, "echo $(whoami) $(cat /etc/stix-image /opt/from-setup)")
+        assert seen.returncode == 0, seen.stderr
+        assert seen.stdout.strip() == "root stix-test-image installed", seen.stdout
+    (tmp_path / "sent.txt").write_text("over scp\n")
+    copied = _ssh("scp", "-q", str(tmp_path / "sent.txt"), "boxed:/opt/sent.txt")
+    assert copied.returncode == 0, copied.stderr
+    assert _ssh("ssh", "boxed", "cat /opt/sent.txt").stdout == "over scp\n"
+    # `ssh boxed-host` is the VM, outside the image
+    vm = _ssh("ssh", "boxed-host", "test -e /etc/stix-image && echo image || echo vm")
+    assert vm.stdout.strip() == "vm", (vm.stdout, vm.stderr)
 
     # exec skips setup: what setup left in the container is still there
     (workdir / "data.txt").write_text("changed\n")
@@ -73,6 +91,13 @@ def test_two_nodes_run_in_the_image_and_keep_setup_state_until_down(
     run_stix("down", "-y", "boxed")
     assert not fake_lambda.instances and docker_cloud.assigned() == []
     assert all(docker_cloud.node_containers(h.node) == [] for h in held)
+
+
+def _ssh(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``ssh``/``scp`` with the user's config, where STIX writes the clusters' entries."""
+    config = Path.home() / ".ssh" / "config"
+    argv = [tool, "-F", str(config), "-o", "BatchMode=yes", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
 
 def _sleepers(cloud: Any, held: list[Any]) -> list[str]:

@@ -28,7 +28,8 @@ STORAGE = Path("/var/lib/stix-harness-podman")
 RUNROOT = Path("/run/stix-harness-podman")
 # what the test images hold, plus everything these packages depend on
 BASE_PACKAGES = ("bash", "coreutils", "dash", "tar", "grep", "sed", "findutils", "util-linux")
-PYTHON_PACKAGES = ("python3-minimal", "libpython3-stdlib", "openssh-client")  # Debian's python3
+# Debian's python3, an ssh client (several nodes) and server (`ssh <cluster>` into it)
+PYTHON_PACKAGES = ("python3-minimal", "libpython3-stdlib", "openssh-client", "openssh-server")
 _SKIP = re.compile(r"^/usr/share/(doc|man|info|locale|lintian|bug)/")
 
 
@@ -119,8 +120,12 @@ def build_image(dest: Path, *, python: bool = True, marker: str = "") -> Path:
             added.add(real)
             tar.add(real, arcname=real.lstrip("/"), recursive=False)
         for name, text in (
-            ("etc/passwd", "root:x:0:0:root:/root:/bin/bash\n"),
-            ("etc/group", "root:x:0:\n"),
+            # sshd's privilege-separation user, as the openssh-server package adds it
+            (
+                "etc/passwd",
+                "root:x:0:0:root:/root:/bin/bash\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n",
+            ),
+            ("etc/group", "root:x:0:\nnogroup:x:65534:\n"),
             ("etc/stix-image", marker + "\n"),
         ):
             data = text.encode()

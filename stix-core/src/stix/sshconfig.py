@@ -59,7 +59,8 @@ def ensure_include() -> bool:
     return True
 
 
-def _quote(value: str) -> str:
+def quote_value(value: str) -> str:
+    """``value`` as one ssh_config argument (double-quoted when it holds spaces)."""
     return f'"{value}"' if any(c.isspace() for c in value) else value
 
 
@@ -73,11 +74,11 @@ def host_block(alias: str, runner: SshRunner) -> str:
         f"  HostName {target.host}",
         f"  User {target.user}",
         f"  Port {target.port}",
-        f"  UserKnownHostsFile {_quote(os.path.expanduser(target.known_hosts))}",
+        f"  UserKnownHostsFile {quote_value(os.path.expanduser(target.known_hosts))}",
         "  StrictHostKeyChecking accept-new",
     ]
     if target.key:
-        lines.append(f"  IdentityFile {_quote(os.path.expanduser(target.key))}")
+        lines.append(f"  IdentityFile {quote_value(os.path.expanduser(target.key))}")
         lines.append("  IdentitiesOnly yes")
     proxy = proxy_command(target)
     if proxy:
@@ -153,5 +154,6 @@ __all__ = [
     "ensure_include",
     "forget_cluster",
     "include_line",
+    "quote_value",
     "remove_cluster",
 ]

@@ -62,9 +62,14 @@ def test_login_needs_all_three_values_and_secrets_count() -> None:
 
 
 def test_run_options_are_a_string_or_a_list_of_strings() -> None:
-    assert _run_options(None) == ""
-    assert _run_options("--ipc=host") == "--ipc=host"
-    assert _run_options(["--ipc=host", "--ulimit memlock=-1"]) == "--ipc=host --ulimit memlock=-1"
+    assert _run_options(None) == []
+    assert _run_options("--ipc=host") == ["--ipc=host"]
+    assert _run_options(["--ipc=host", "--ulimit memlock=-1"]) == [
+        "--ipc=host", "--ulimit", "memlock=-1"]  # fmt: skip
+    # quoted values stay whole and nothing is expanded
+    assert _run_options('-e "MSG=a b" -e X=$HOME') == ["-e", "MSG=a b", "-e", "X=$HOME"]
+    with pytest.raises(ClusterError, match=r"docker\.run_options: cannot split"):
+        _run_options('-e "MSG=a')
     with pytest.raises(ClusterError, match=r"docker\.run_options"):
         _run_options({"ipc": "host"})
 

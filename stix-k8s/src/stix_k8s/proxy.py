@@ -14,6 +14,8 @@ import sys
 import threading
 from pathlib import Path
 
+from stix.sshd_inline import EXEC, config_heredoc
+
 SETUP = r"""
 set -e
 d="$HOME/.stix_agent/sshd"
@@ -22,18 +24,10 @@ chmod 700 "$HOME/.ssh"
 [ -f "$d/host_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$d/host_key"
 touch "$HOME/.ssh/authorized_keys"
 grep -qxF "$KEY" "$HOME/.ssh/authorized_keys" || printf '%s\n' "$KEY" >> "$HOME/.ssh/authorized_keys"
-cat > "$d/config" <<CONF
-HostKey $d/host_key
-AuthorizedKeysFile $HOME/.ssh/authorized_keys
-UsePAM no
-StrictModes no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PidFile none
-SetEnv STIX_K8S_POD=${STIX_K8S_POD:-none} STIX_K8S_NAMESPACE=${STIX_K8S_NAMESPACE:-none}
-CONF
-"""
-SSHD = 'exec "$(command -v sshd || echo /usr/sbin/sshd)" -i -f "$HOME/.stix_agent/sshd/config"'
+""" + config_heredoc(
+    "SetEnv STIX_K8S_POD=${STIX_K8S_POD:-none} STIX_K8S_NAMESPACE=${STIX_K8S_NAMESPACE:-none}"
+)
+SSHD = EXEC
 
 
 def tunnel(context: str, namespace: str, pod: str, public_key: str) -> int:

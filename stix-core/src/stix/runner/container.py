@@ -18,6 +18,7 @@ with the task's ``SKYPILOT_DOCKER_USERNAME``, ``SKYPILOT_DOCKER_PASSWORD`` and
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +26,8 @@ from typing import Any
 
 from stix.errors import ClusterError
 from stix.runner.base import Runner, RunResult, run_parallel
+from stix.sshd_inline import EXEC as SSHD_EXEC
+from stix.sshd_inline import config_heredoc
 
 CONTAINER = "sky_container"
 STAGE = "~/.stix_container/stage"  # on the VM
@@ -41,9 +44,9 @@ _HOP = (
 )
 
 # Bash on the VM: find a working docker, start (or restart) the container, print the
-# engine command. Arguments: image, container name, extra `docker run` options.
+# engine command. Arguments: image, container name, then the extra `docker run` words.
 _START = r"""
-image="$1"; name="$2"; extra="$3"
+image="$1"; name="$2"; shift 2
 if ! command -v docker >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
     && sudo -n true 2>/dev/null; then  # plain Ubuntu images: the distribution's docker
   sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1
@@ -55,6 +58,7 @@ else
   echo "docker is not installed or not usable by $(id -un) on this node" >&2; exit 3
 fi
 mkdir -p "$HOME/.stix_container/stage"
+cat > "$HOME/.stix_container/stage/stix-sshd.sh"  # for `ssh <cluster>` (standard input)
 if $engine container inspect "$name" >/dev/null 2>&1; then  # a restarted node: start it again
   $engine start "$name" >/dev/null 2>"$HOME/.stix_container/run.err" || {
     echo "cannot start container $name again: $(tail -c 300 "$HOME/.stix_container/run.err")" >&2
@@ -70,7 +74,7 @@ opts="--net=host --cap-add=SYS_ADMIN"
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 && opts="$opts --gpus=all"
 # shellcheck disable=SC2086
 $engine run -d --name "$name" $opts --label stix.container=1 \
-  -v "$HOME/.stix_container/stage:/.stix_stage:ro" $extra \
+  -v "$HOME/.stix_container/stage:/.stix_stage:ro" "$@" \
   --entrypoint /bin/sh "$image" -c 'trap "exit 0" TERM INT; sleep infinity & wait' \
   >/dev/null 2>"$HOME/.stix_container/run.err" || {
     echo "cannot start a container from $image: $(tail -c 300 "$HOME/.stix_container/run.err")" >&2
@@ -81,6 +85,7 @@ echo "$engine"
 # Bash in the container: what the agent needs. python3 is required; rsync and, for
 # several nodes, an ssh client are installed when the image's package manager can.
 _TOOLS = r"""
+echo "user=$(id -un)"
 need=""
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 [ "$1" = multi ] && ! command -v ssh >/dev/null 2>&1 && need="$need ssh"
@@ -101,6 +106,42 @@ command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 [ "$1" = multi ] && ! command -v ssh >/dev/null 2>&1 && missing="$missing ssh"
 [ -z "$missing" ] || { echo "$missing"; exit 6; }
 """
+
+
+# Bash in the container, the VM's authorized keys on stdin (``ssh <cluster>``): an sshd
+# for ``sshd -i`` (installed with the image's package manager when missing, output to
+# stderr), a host key, and those keys authorized. Written at start to the staging
+# folder (:data:`SSHD_SCRIPT` inside); nothing here may write to stdout, the SSH stream.
+_SSHD_SETUP = r"""
+exec 3>&1 1>&2
+sshd=$(command -v sshd || { [ -x /usr/sbin/sshd ] && echo /usr/sbin/sshd; })
+if [ -z "$sshd" ]; then
+  echo "stix: installing an SSH server in the container (first ssh only)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  if command -v apt-get >/dev/null 2>&1; then
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server >/dev/null
+  elif command -v dnf >/dev/null 2>&1 || command -v yum >/dev/null 2>&1; then
+    $sudo "$(command -v dnf || command -v yum)" install -y openssh-server >/dev/null
+  elif command -v apk >/dev/null 2>&1; then
+    $sudo apk add --no-cache openssh-server >/dev/null
+  fi
+  [ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || {
+    echo "stix: the container has no sshd and it could not be installed; use docker exec"
+    exit 1; }
+fi
+d="$HOME/.stix_agent/sshd"
+mkdir -p "$d" "$HOME/.ssh" && chmod 700 "$HOME/.ssh"
+[ "$(id -u)" = 0 ] && mkdir -p /run/sshd
+[ -f "$d/host_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$d/host_key" >/dev/null
+touch "$HOME/.ssh/authorized_keys"
+while IFS= read -r key; do
+  [ -n "$key" ] && ! grep -qxF -- "$key" "$HOME/.ssh/authorized_keys" \
+    && echo "$key" >> "$HOME/.ssh/authorized_keys"
+done
+sftp=internal-sftp
+""" + config_heredoc("Subsystem sftp $sftp")
+SSHD_SCRIPT = f"{MOUNTED_STAGE}/stix-sshd.sh"
 
 
 def wants_docker(resources: Any) -> bool:
@@ -146,10 +187,18 @@ def _stage_name(dest: str) -> str:
 class ContainerRunner(Runner):
     """Runs commands inside the node's container, through the VM's own runner."""
 
-    def __init__(self, inner: Runner, *, engine: str = "docker", container: str = CONTAINER):
+    def __init__(
+        self,
+        inner: Runner,
+        *,
+        engine: str = "docker",
+        container: str = CONTAINER,
+        user: str = "root",
+    ):
         self.inner = inner
         self.engine = engine
         self.container = container
+        self.user = user  # who the image runs commands as (the ssh login name)
         self.name = inner.name
 
     def _exec(self, command: str, *, stdin: bool = False) -> str:
@@ -228,12 +277,51 @@ class ContainerRunner(Runner):
     def python(self) -> str:
         return "python3"
 
+    def ssh_host_block(self, alias: str) -> str:
+        """An ssh ``Host`` entry landing in the container rather than on its VM.
+
+        The ``ProxyCommand`` logs into the VM as the VM runner does and runs ``sshd -i``
+        (inetd mode: the SSH protocol on its stdin and stdout) in the container, having
+        authorized the VM's own keys there; no port is opened. ``scp``, ``rsync`` (when
+        the image has it) and editors' remote plugins work through it too. A second
+        entry, ``<alias>-host``, logs into the VM.
+        """
+        from stix.runner.ssh import SshRunner, ssh_options
+        from stix.sshconfig import quote_value
+
+        if not isinstance(self.inner, SshRunner):
+            raise ClusterError(f"node {self.name}: its VM is not reached over SSH")
+        target = self.inner.target
+        vm = self._exec(f"bash {SSHD_SCRIPT}", stdin=True)
+        sshd = self._exec("sh -c " + shlex.quote(SSHD_EXEC), stdin=True)
+        remote = f"cat ~/.ssh/authorized_keys 2>/dev/null | {vm} && exec {sshd}"
+        proxy = shlex.join(["ssh", "-T", *ssh_options(target), f"{target.user}@{target.host}",
+                            remote])  # fmt: skip
+        lines = [
+            f"Host {alias}",
+            f"  HostName {target.host}",  # %h and %p of a jump host's ProxyCommand
+            f"  Port {target.port}",
+            f"  User {self.user}",
+            f"  HostKeyAlias {self.container}.{target.host}.{target.port}",
+            f"  UserKnownHostsFile {quote_value(os.path.expanduser(target.known_hosts))}",
+            "  StrictHostKeyChecking accept-new",
+        ]
+        if target.key:
+            lines.append(f"  IdentityFile {quote_value(os.path.expanduser(target.key))}")
+            lines.append("  IdentitiesOnly yes")
+        lines.append(f"  ProxyCommand {proxy}")
+        from stix.sshconfig import host_block
+
+        # The VM itself stays reachable by name: `ssh <alias>-host`.
+        return "\n".join(lines) + "\n\n" + host_block(f"{alias}-host", self.inner)
+
     def to_spec(self) -> dict[str, Any]:
         return {
             "kind": "container",
             "inner": self.inner.to_spec(),
             "engine": self.engine,
             "container": self.container,
+            "user": self.user,
         }
 
     @classmethod
@@ -244,18 +332,28 @@ class ContainerRunner(Runner):
             runner_from_spec(spec["inner"]),
             engine=str(spec.get("engine") or "docker"),
             container=str(spec.get("container") or CONTAINER),
+            user=str(spec.get("user") or "root"),
         )
 
 
-def _run_options(value: Any) -> str:
-    """``docker.run_options`` (a string or a list of strings) as shell words."""
+def _run_options(value: Any) -> list[str]:
+    """``docker.run_options`` (a string or a list of strings) as ``docker run`` words.
+
+    Each string is split as a shell would split it, so ``-e "MSG=a b"`` stays one value;
+    nothing in it is expanded or run.
+    """
     if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return " ".join(value)
-    raise ClusterError("docker.run_options: expected a string or a list of strings")
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+        raise ClusterError("docker.run_options: expected a string or a list of strings")
+    words: list[str] = []
+    for item in items:
+        try:
+            words += shlex.split(item)
+        except ValueError as exc:
+            raise ClusterError(f"docker.run_options: cannot split {item!r}: {exc}") from None
+    return words
 
 
 def start_containers(
@@ -288,7 +386,9 @@ def start_containers(
                     hint="check SKYPILOT_DOCKER_USERNAME, SKYPILOT_DOCKER_PASSWORD and "
                     "SKYPILOT_DOCKER_SERVER",
                 )
-        result = runner.run(["bash", "-c", _START, "stix-container", image, CONTAINER, extra])
+        result = runner.run(
+            ["bash", "-c", _START, "stix-container", image, CONTAINER, *extra], input=_SSHD_SETUP
+        )
         if not result.ok:
             raise ClusterError(
                 f"node {runner.name}: {result.stderr.strip()[-400:] or 'cannot start the container'}",
@@ -297,8 +397,11 @@ def start_containers(
         engine = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else "docker"
         wrapped = ContainerRunner(runner, engine=engine)
         tools = wrapped.run(["bash", "-c", _TOOLS, "stix-tools", multi])
+        said = tools.stdout.strip().splitlines()
+        if said and said[0].startswith("user="):
+            wrapped.user = said.pop(0)[len("user=") :] or "root"
         if not tools.ok:
-            missing = tools.stdout.strip() or tools.stderr.strip()[-200:]
+            missing = " ".join(said).strip() or tools.stderr.strip()[-200:]
             raise ClusterError(
                 f"node {runner.name}: image {image} lacks{' ' if missing else ''}{missing}, "
                 "which the node agent needs, and it could not be installed in the container",

@@ -128,7 +128,7 @@ def _finish_provision(
         )
     from stix.sshconfig import add_for_runners
 
-    add_for_runners(record.name, list(provisioned.runners))  # `ssh <cluster>`: the node
+    add_for_runners(record.name, runners)  # `ssh <cluster>`: the node, or its container
     new = store.update(record.name, handle=handle.to_dict(), launched_resources=launched)
     assert new is not None
     up = store.set_status(record.name, UP)
