@@ -33,8 +33,12 @@ def _no_real_lambda(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def fake_lambda(
     cloud: object, stix_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[FakeLambdaApi]:
-    """The fake API with a key in the environment and ``ssh_user`` set to the harness user."""
-    with FakeLambdaApi(cloud) as api:  # type: ignore[arg-type]
+    """The fake API with a key in the environment and ``ssh_user`` set to the harness user.
+
+    It listens on the harness bridge's host address, so the nodes reach it too (autodown
+    runs on the head)."""
+    bridge = f"10.213.{cloud.slot}.1"  # type: ignore[attr-defined]
+    with FakeLambdaApi(cloud, host=bridge) as api:  # type: ignore[arg-type]
         monkeypatch.setenv("STIX_LAMBDA_API_URL", api.api_url)
         monkeypatch.setenv("LAMBDA_API_KEY", API_KEY)
         settings = {"lambda": {"ssh_user": cloud.user, "wait_seconds": 60}}  # type: ignore[attr-defined]

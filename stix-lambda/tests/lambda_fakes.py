@@ -41,8 +41,8 @@ def error(status: int, code: str, message: str, suggestion: str | None = None) -
 class FakeLambdaApi(FakeApi):
     """Lambda Cloud's API for one account; ``sold_out`` types have capacity nowhere."""
 
-    def __init__(self, cloud: CloudNodes) -> None:
-        super().__init__()
+    def __init__(self, cloud: CloudNodes, host: str = "127.0.0.1") -> None:
+        super().__init__(host=host)
         self.cloud = cloud
         self.instances: dict[str, dict[str, Any]] = {}
         self.keys: dict[str, dict[str, Any]] = {}
@@ -52,6 +52,7 @@ class FakeLambdaApi(FakeApi):
         ]  # fmt: skip
         self.sold_out: set[str] = set()
         self.launches: list[dict[str, Any]] = []
+        self.terminated_from: list[str] = []  # the address each terminate call came from
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         base = "/api/v1"
@@ -174,6 +175,7 @@ class FakeLambdaApi(FakeApi):
     def terminate(self, req: Request) -> Response:
         ids = (req.json() or {}).get("instance_ids") or []
         with self._lock:
+            self.terminated_from.append(req.peer)
             missing = [i for i in ids if i not in self.instances]
             if missing:
                 return error(

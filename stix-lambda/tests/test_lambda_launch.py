@@ -6,6 +6,7 @@ talks to :class:`lambda_fakes.FakeLambdaApi`, whose instances are real sshd node
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,30 @@ def test_state_recover_finds_the_named_instances_after_state_db_is_lost(
     assert (record.status, record.cloud, record.region) == ("UP", "lambda", "us-west-1")
     run_stix("down", "-y", "lrec")
     assert not fake_lambda.instances and not fake_lambda.keys and cloud.assigned() == []
+
+
+def test_autodown_terminates_the_cluster_from_its_head(
+    fake_lambda: FakeLambdaApi, cloud: Any, tmp_path: Path
+) -> None:
+    """The head's agent tears the idle cluster down with the API key it was given; the key
+    never shows in the client's output; plain autostop is refused (no stop on Lambda)."""
+    from lambda_fakes import API_KEY
+
+    task = write_task(tmp_path, resources={"infra": "lambda/us-west-1"}, num_nodes=2, run="echo up")
+    refused = run_stix("launch", "-y", "-c", "ad", "-i", "5", task, check=False)
+    assert refused.returncode == 1 and "add --down" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
+    proc = run_stix("launch", "-y", "-c", "ad", "-i", "0.05", "--down", task)
+    assert API_KEY not in proc.stdout + proc.stderr
+    assert cluster_status("ad") == "UP"
+    deadline = time.monotonic() + 90
+    while fake_lambda.instances and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not fake_lambda.instances and not fake_lambda.keys
+    head_ip = f"10.213.{cloud.slot}."  # a harness node, not this machine's client
+    assert fake_lambda.terminated_from and all(
+        peer.startswith(head_ip) and not peer.endswith(".1") for peer in fake_lambda.terminated_from
+    ), fake_lambda.terminated_from
+    status = run_stix("status", "--refresh")
+    assert "ad " not in status.stdout
+    assert cloud.assigned() == []

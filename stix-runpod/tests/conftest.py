@@ -34,7 +34,8 @@ def fake_runpod(
     cloud: object, stix_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[FakeRunpodApi]:
     """The fake API with a key in the environment and ``ssh_user`` set to the harness user."""
-    with FakeRunpodApi(cloud) as api:  # type: ignore[arg-type]
+    bridge = f"10.213.{cloud.slot}.1"  # type: ignore[attr-defined]  # nodes reach it too
+    with FakeRunpodApi(cloud, host=bridge) as api:  # type: ignore[arg-type]
         monkeypatch.setenv("STIX_RUNPOD_API_URL", api.api_url)
         monkeypatch.setenv("RUNPOD_API_KEY", API_KEY)
         settings = {"runpod": {"ssh_user": cloud.user, "wait_seconds": 60}}  # type: ignore[attr-defined]

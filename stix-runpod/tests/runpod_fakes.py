@@ -50,9 +50,10 @@ def graphql_error(message: str, path: str) -> Response:
 class FakeRunpodApi(FakeApi):
     """One RunPod account; ``out_of_stock`` holds GPU type ids no data center has."""
 
-    def __init__(self, cloud: CloudNodes) -> None:
-        super().__init__()
+    def __init__(self, cloud: CloudNodes, host: str = "127.0.0.1") -> None:
+        super().__init__(host=host)
         self.cloud = cloud
+        self.changed_from: list[tuple[str, str]] = []  # (operation, client address)
         self.pods: dict[str, dict[str, Any]] = {}
         self.deploys: list[tuple[str, dict[str, Any]]] = []
         self.out_of_stock: set[str] = set()
@@ -89,6 +90,8 @@ class FakeRunpodApi(FakeApi):
             return json_response({"errors": [{"message": "Cannot parse the query"}]}, status=400)
         field = match.group(2)
         variables = body.get("variables") or {}
+        if field in ("podStop", "podTerminate"):
+            self.changed_from.append((field, req.peer))
         return self.ops[field](field, variables.get("input", variables))
 
     # -- reads -------------------------------------------------------------------------

@@ -6,6 +6,7 @@ The pod's container is a harness node (see :mod:`runpod_fakes`); the real
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,30 @@ def test_a_private_image_pulls_with_a_saved_registry_login_removed_by_down(
 
     run_stix("down", "-y", "rpriv")
     assert not fake_runpod.pods and not fake_runpod.registry_auths
+
+
+def test_autostop_stops_the_pod_from_inside_it(
+    fake_runpod: FakeRunpodApi, cloud: Any, tmp_path: Path
+) -> None:
+    """The head's agent stops its own idle pod with the API key it was given (never shown
+    in output); the cluster then reads STOPPED and starts again."""
+    from runpod_fakes import API_KEY
+
+    task = write_task(
+        tmp_path, resources={"infra": "runpod", "accelerators": "RTX4090:1"}, run="true"
+    )
+    proc = run_stix("launch", "-y", "-c", "ras", "-i", "0.05", task)
+    assert API_KEY not in proc.stdout + proc.stderr
+    (pod_id,) = fake_runpod.pods
+    deadline = time.monotonic() + 90
+    while fake_runpod.pods[pod_id]["desiredStatus"] != "EXITED" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert fake_runpod.pods[pod_id]["desiredStatus"] == "EXITED"
+    ((op, peer),) = fake_runpod.changed_from
+    assert op == "podStop" and peer == cloud.node(pod_id).ip  # from the pod itself
+    run_stix("status", "--refresh")
+    assert cluster_status("ras") == "STOPPED"
+    run_stix("start", "-y", "ras")
+    assert cluster_status("ras") == "UP"
+    run_stix("down", "-y", "ras")
+    assert not fake_runpod.pods and cloud.assigned() == []

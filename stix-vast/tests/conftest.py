@@ -34,7 +34,8 @@ def fake_vast(
     cloud: object, stix_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[FakeVastApi]:
     """The fake API with a key in the environment and ``ssh_user`` set to the harness user."""
-    with FakeVastApi(cloud) as api:  # type: ignore[arg-type]
+    bridge = f"10.213.{cloud.slot}.1"  # type: ignore[attr-defined]  # nodes reach it too
+    with FakeVastApi(cloud, host=bridge) as api:  # type: ignore[arg-type]
         monkeypatch.setenv("STIX_VAST_API_URL", api.api_url)
         monkeypatch.setenv("VAST_API_KEY", API_KEY)
         settings = {"vast": {"ssh_user": cloud.user, "wait_seconds": 60}}  # type: ignore[attr-defined]

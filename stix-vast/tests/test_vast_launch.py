@@ -6,6 +6,7 @@ The instance's container is a harness node (see :mod:`vast_fakes`); the real
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,28 @@ def test_a_private_image_passes_the_registry_login_to_vast(
     assert body["image_login"] == f"-u team -p {password} registry.example.com"
     run_stix("down", "-y", "vpriv")
     assert not fake_vast.instances
+
+
+def test_autodown_destroys_the_instance_from_inside_it(
+    fake_vast: FakeVastApi, cloud: Any, tmp_path: Path
+) -> None:
+    """The head's agent destroys its own idle instance and the cluster's account key with
+    the API key it was given (never shown in output)."""
+    from vast_fakes import API_KEY
+
+    task = write_task(
+        tmp_path, resources={"infra": "vast", "accelerators": "RTX4090:1"}, run="true"
+    )
+    proc = run_stix("launch", "-y", "-c", "vad", "-i", "0.05", "--down", task)
+    assert API_KEY not in proc.stdout + proc.stderr
+    (inst_id,) = fake_vast.instances
+    assert fake_vast.keys
+    node_ip = cloud.node(str(inst_id)).ip
+    deadline = time.monotonic() + 90
+    while fake_vast.instances and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not fake_vast.instances and not fake_vast.keys
+    assert fake_vast.changed_from == [("destroy", node_ip)]  # from the instance itself
+    run_stix("status", "--refresh")
+    assert "vad" not in run_stix("status").stdout
+    assert cloud.assigned() == []

@@ -58,9 +58,10 @@ def _matches(value: Any, test: Any) -> bool:
 class FakeVastApi(FakeApi):
     """One Vast.ai account and a small marketplace of offers (two per machine and country)."""
 
-    def __init__(self, cloud: CloudNodes) -> None:
-        super().__init__()
+    def __init__(self, cloud: CloudNodes, host: str = "127.0.0.1") -> None:
+        super().__init__(host=host)
         self.cloud = cloud
+        self.changed_from: list[tuple[str, str]] = []  # (operation, client address)
         self.offers: dict[int, dict[str, Any]] = {}
         self.instances: dict[int, dict[str, Any]] = {}
         self.keys: dict[int, dict[str, Any]] = {}
@@ -201,6 +202,7 @@ class FakeVastApi(FakeApi):
             return json_response({"instances": [self._view(i) for i in self.instances.values()]})
 
     def manage(self, req: Request) -> Response:
+        self.changed_from.append(("manage", req.peer))
         inst = self.instances.get(int(req.params["id"]))
         if inst is None:
             return failure(404, "no_such_instance", "Instance not found.")
@@ -215,6 +217,7 @@ class FakeVastApi(FakeApi):
         return json_response({"success": True})
 
     def destroy(self, req: Request) -> Response:
+        self.changed_from.append(("destroy", req.peer))
         with self._lock:
             inst = self.instances.pop(int(req.params["id"]), None)
         if inst is None:

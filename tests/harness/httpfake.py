@@ -35,6 +35,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     params: dict[str, str] = attrs.Factory(dict)
+    peer: str = ""  # the client's address
 
     def json(self) -> Any:
         """The body parsed as JSON (``None`` for an empty body)."""
@@ -188,6 +189,7 @@ def _make_handler(api: FakeApi) -> type[BaseHTTPRequestHandler]:
                 query=parse_qs(parts.query, keep_blank_values=True),
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=body,
+                peer=self.client_address[0],
             )
             response = api.dispatch(request)
             self.send_response(response.status)

@@ -487,13 +487,9 @@ class AwsProvisioner(Provisioner):
     def autostop_commands(self, cluster_name: str) -> dict[str, list[str]]:
         """What the head's agent runs when autostop fires: a stdlib-only script that stops
         or terminates every node of the head's cluster with the instance profile's rights."""
-        from pathlib import Path
+        from stix.provision.nodescript import script_commands
 
-        script = (Path(__file__).parent / "node_autostop.py").read_text()
-        return {
-            "stop": ["python3", "-c", script, "stop"],
-            "down": ["python3", "-c", script, "down"],
-        }
+        return script_commands(__file__, "node_autostop.py")
 
     # -- stop, terminate, ports ------------------------------------------------
 

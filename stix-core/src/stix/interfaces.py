@@ -361,6 +361,18 @@ class Provisioner(abc.ABC):
         """
         return None
 
+    def autostop_env(self, cluster_name: str, cluster_name_on_cloud: str) -> dict[str, str] | None:
+        """Secret environment variables the autostop commands need, or ``None``.
+
+        Called with :meth:`autostop_commands`, for clouds whose nodes have no identity of
+        their own and act with the user's API key (Lambda, RunPod, Vast). The head's agent
+        keeps the values in a file only the node's user can read and passes them to the
+        autostop command alone; they are masked in STIX's output and never logged. Besides
+        these, the command's environment has ``STIX_CLUSTER_NAME_ON_CLOUD`` and
+        ``STIX_INSTANCE_IDS`` (comma-separated, head first).
+        """
+        return None
+
 
 class Store(abc.ABC):
     """An object store for ``file_mounts`` (``s3://...``) and storage objects."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -68,3 +69,38 @@ def test_cancel_autostop(make_cluster, tmp_path):
     time.sleep(2.5)
     assert not marker.exists()
     assert cluster.call("get-autostop")["autostop"]["idle_seconds"] == -1
+
+
+def test_autostop_command_gets_its_secret_env_and_cluster_ids(make_cluster, tmp_path):
+    """The cloud's API key reaches the autostop command alone: 0600 file, not logged."""
+    marker = tmp_path / "env"
+    cmd = [
+        sys.executable,
+        "-c",
+        "import json, os\n"
+        "keys = ('FAKE_CLOUD_KEY', 'STIX_CLUSTER_NAME_ON_CLOUD', 'STIX_INSTANCE_IDS')\n"
+        f"open({str(marker) + '.tmp'!r}, 'w').write(json.dumps({{k: os.environ.get(k) for k in keys}}))\n"
+        f"os.replace({str(marker) + '.tmp'!r}, {str(marker)!r})",
+    ]
+    key = "sk-live-0123456789abcdef"
+    cluster = make_cluster(
+        autostop_commands={"down": cmd},
+        autostop_env={"FAKE_CLOUD_KEY": key},
+        cluster_name_on_cloud="c0-ab12",
+        instance_ids=["i-head", "i-w1"],
+    )
+    stored = cluster.agent_home / "secrets" / "autostop.json"
+    assert stored.stat().st_mode & 0o077 == 0
+    assert key not in (cluster.agent_home / "cluster.json").read_text()
+    seen_by_job = tmp_path / "job-env"
+    [job_id] = cluster.submit({"run": f"env > {seen_by_job}"})
+    assert cluster.wait(job_id)["status"] == "SUCCEEDED"
+    assert key not in seen_by_job.read_text()  # jobs do not get it
+    cluster.call("set-autostop", "--idle-seconds", "0.3", "--down")
+    assert json.loads(_wait(marker)) == {
+        "FAKE_CLOUD_KEY": key,
+        "STIX_CLUSTER_NAME_ON_CLOUD": "c0-ab12",
+        "STIX_INSTANCE_IDS": "i-head,i-w1",
+    }
+    logs = "".join(p.read_text(errors="replace") for p in cluster.agent_home.rglob("*.log"))
+    assert "autostop fired" in logs and key not in logs

@@ -418,13 +418,9 @@ class GcpProvisioner(Provisioner):
     def autostop_commands(self, cluster_name: str) -> dict[str, list[str]] | None:
         """What the head's agent runs when autostop fires: a stdlib-only script that stops
         or deletes every node of the head's cluster with the VM's service account."""
-        from pathlib import Path
+        from stix.provision.nodescript import script_commands
 
-        script = (Path(__file__).parent / "node_autostop.py").read_text()
-        return {
-            "stop": ["python3", "-c", script, "stop"],
-            "down": ["python3", "-c", script, "down"],
-        }
+        return script_commands(__file__, "node_autostop.py")
 
     # -- stop, terminate, ports --------------------------------------------------
 

@@ -13,11 +13,13 @@ from stix.interfaces import CheckResult, Cloud
 
 
 class LambdaCloud(Cloud):
-    """Lambda Cloud (on-demand GPU instances; no spot, no stop)."""
+    """Lambda Cloud (on-demand GPU instances; no spot, no stop; autodown from the head)."""
 
     name: ClassVar[str] = "lambda"
     display_name: ClassVar[str] = "Lambda"
-    features: ClassVar[frozenset[str]] = frozenset({"multi_node", "open_ports", "docker_image"})
+    features: ClassVar[frozenset[str]] = frozenset(
+        {"multi_node", "open_ports", "docker_image", "autodown"}
+    )
     default_cpus: ClassVar[str] = "30+"
     distribution: ClassVar[str] = "stix-lambda"
 

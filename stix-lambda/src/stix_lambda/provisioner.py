@@ -236,6 +236,22 @@ class LambdaProvisioner(Provisioner):
                 _guard(lambda k=key: api.call("DELETE", f"/ssh-keys/{k['id']}"), "deleting key")
         remove_cluster_files(cluster_name_on_cloud)
 
+    def autostop_commands(self, cluster_name: str) -> dict[str, list[str]]:
+        """Autodown from the head: a stdlib-only script terminates the cluster with the
+        user's API key (:meth:`autostop_env`). No stop: Lambda cannot stop instances."""
+        from stix.provision.nodescript import script_commands
+
+        return script_commands(__file__, "node_autodown.py", ("down",))
+
+    def autostop_env(self, cluster_name: str, cluster_name_on_cloud: str) -> dict[str, str]:
+        """The API key (and a non-default API URL) for the head's autodown script."""
+        from stix.provision.nodescript import api_key_env
+
+        from stix_lambda.api import DEFAULT_URL, base_url
+        from stix_lambda.credentials import ENV_VAR, api_key
+
+        return api_key_env(ENV_VAR, api_key(), "STIX_LAMBDA_API_URL", base_url(), DEFAULT_URL)
+
     def open_ports(
         self, cluster_name_on_cloud: str, region: str | None, ports: tuple[str, ...]
     ) -> None:

@@ -17,7 +17,9 @@ class RunpodCloud(Cloud):
 
     name: ClassVar[str] = "runpod"
     display_name: ClassVar[str] = "RunPod"
-    features: ClassVar[frozenset[str]] = frozenset({"spot", "stop", "open_ports", "docker_image"})
+    features: ClassVar[frozenset[str]] = frozenset(
+        {"spot", "stop", "open_ports", "docker_image", "autostop", "autodown"}
+    )
     distribution: ClassVar[str] = "stix-runpod"
 
     def check(self) -> CheckResult:

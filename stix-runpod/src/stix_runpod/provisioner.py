@@ -353,6 +353,23 @@ class RunpodProvisioner(Provisioner):
         _delete_registry_auths(api, cluster_name_on_cloud)
         remove_cluster_files(cluster_name_on_cloud)
 
+    def autostop_commands(self, cluster_name: str) -> dict[str, list[str]]:
+        """Autostop from the head: a stdlib-only script stops or removes the cluster with
+        the user's API key (:meth:`autostop_env`)."""
+        from stix.provision.nodescript import script_commands
+
+        return script_commands(__file__, "node_autostop.py")
+
+    def autostop_env(self, cluster_name: str, cluster_name_on_cloud: str) -> dict[str, str]:
+        """The API key (and a non-default API URL) for the head's autostop script."""
+        from stix.provision.nodescript import api_key_env
+
+        from stix_runpod.api import DEFAULT_URL, base_url
+        from stix_runpod.credentials import ENV_VAR, api_key
+
+        env = api_key_env(ENV_VAR, api_key(), "STIX_RUNPOD_API_URL", base_url(), DEFAULT_URL)
+        return env
+
     def open_ports(
         self, cluster_name_on_cloud: str, region: str | None, ports: tuple[str, ...]
     ) -> None:

@@ -22,7 +22,9 @@ class VastCloud(Cloud):
 
     name: ClassVar[str] = "vast"
     display_name: ClassVar[str] = "Vast.ai"
-    features: ClassVar[frozenset[str]] = frozenset({"spot", "stop", "open_ports", "docker_image"})
+    features: ClassVar[frozenset[str]] = frozenset(
+        {"spot", "stop", "open_ports", "docker_image", "autostop", "autodown"}
+    )
     distribution: ClassVar[str] = "stix-vast"
 
     def check(self) -> CheckResult:

@@ -305,6 +305,26 @@ class VastProvisioner(Provisioner):
                     _call(api, "removing SSH key", "DELETE", f"/ssh/{key['id']}/")
         remove_cluster_files(cluster_name_on_cloud)
 
+    def autostop_commands(self, cluster_name: str) -> dict[str, list[str]]:
+        """Autostop from the head: a stdlib-only script stops or removes the cluster with
+        the user's API key (:meth:`autostop_env`)."""
+        from stix.provision.nodescript import script_commands
+
+        return script_commands(__file__, "node_autostop.py")
+
+    def autostop_env(self, cluster_name: str, cluster_name_on_cloud: str) -> dict[str, str]:
+        """The API key (and a non-default API URL) for the head's autostop script."""
+        from stix.provision.nodescript import api_key_env
+
+        from stix_vast.api import DEFAULT_URL, base_url
+        from stix_vast.credentials import ENV_VAR, api_key
+
+        env = api_key_env(ENV_VAR, api_key(), "STIX_VAST_API_URL", base_url(), DEFAULT_URL)
+        pub = _public_key_file(cluster_name_on_cloud)
+        if pub.exists():  # the account key to remove on autodown
+            env["STIX_VAST_SSH_KEY"] = pub.read_text().strip()
+        return env
+
     def open_ports(
         self, cluster_name_on_cloud: str, region: str | None, ports: tuple[str, ...]
     ) -> None:

@@ -65,7 +65,12 @@ def _run_timestamp(now: float) -> str:
 
 def cmd_init(home: str, args: argparse.Namespace) -> Dict[str, Any]:
     info = _read_stdin_json()
+    autostop_env = info.pop("autostop_env", None) or {}
     nodes.save_cluster(home, info)
+    if autostop_env:
+        secrets.save(home, secrets.AUTOSTOP, {str(k): str(v) for k, v in autostop_env.items()})
+    else:
+        secrets.forget(home, secrets.AUTOSTOP)
     conn = db.connect(home)
     db.set_config(conn, "shut_down", None)
     conn.close()

@@ -53,6 +53,14 @@ def autostop_due(conn: Any, now: Optional[float] = None) -> Optional[Dict[str, A
     return autostop if (now or time.time()) - since >= seconds else None
 
 
+def autostop_env(cluster: Dict[str, Any], secret: Dict[str, Any]) -> Dict[str, str]:
+    """What the autostop command learns of its cluster, and the secrets its cloud gave it."""
+    env = {str(k): str(v) for k, v in secret.items()}
+    env["STIX_CLUSTER_NAME_ON_CLOUD"] = str(cluster.get("cluster_name_on_cloud") or "")
+    env["STIX_INSTANCE_IDS"] = ",".join(str(i) for i in cluster.get("instance_ids") or [])
+    return env
+
+
 class Daemon:
     """The scheduling and autostop loop of one agent home."""
 
@@ -120,9 +128,12 @@ class Daemon:
         db.set_config(self.conn, "autostop_fired", {"at": time.time(), "down": down})
         commands = self.cluster.get("autostop_commands") or {}
         argv = commands.get("down" if down else "stop")
-        _log(self.home, "autostop fired (down=%s): %s" % (down, argv))
+        _log(self.home, "autostop fired (down=%s): %.200s" % (down, argv))
         if argv:
             env = {k: v for k, v in os.environ.items() if not k.startswith("STIX_NODE_")}
+            env.update(autostop_env(self.cluster, secrets.load(self.home, secrets.AUTOSTOP)))
+            if __package__ == "stix_agent":  # the zipapp: its scripts import stix_agent.*
+                env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
             # Out of the node's cgroup: stopping the node must not end the stopper.
             root = contain.base()
             outside = os.path.join(root, "autostop") if root else None

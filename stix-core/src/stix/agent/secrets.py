@@ -1,40 +1,47 @@
-"""Secret values of queued jobs: kept out of the job database, in 0600 files deleted at job end."""
+"""Secret values kept out of the job database, in 0600 files.
+
+One file per queued job (deleted at job end), and :data:`AUTOSTOP` for the environment a
+cloud's autostop command needs (an API key on clouds whose nodes have no identity).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict
+from typing import Any, Dict, Union
 
 from . import states
 
 DIR = "secrets"
+AUTOSTOP = "autostop"  # the key of the autostop command's environment
+
+Key = Union[int, str]  # a job id, or AUTOSTOP
 
 
-def path(home: str, job_id: int) -> str:
-    return os.path.join(home, DIR, "%d.json" % job_id)
+def path(home: str, key: Key) -> str:
+    return os.path.join(home, DIR, "%s.json" % key)
 
 
-def save(home: str, job_id: int, values: Dict[str, Any]) -> None:
-    """Write a job's secrets readable by the owner only."""
+def save(home: str, key: Key, values: Dict[str, Any]) -> None:
+    """Write secrets readable by the owner only (the folder too)."""
     folder = os.path.join(home, DIR)
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    fd = os.open(path(home, job_id), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path(home, key), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         json.dump(values, fh)
 
 
-def load(home: str, job_id: int) -> Dict[str, Any]:
+def load(home: str, key: Key) -> Dict[str, Any]:
     try:
-        with open(path(home, job_id)) as fh:
+        with open(path(home, key)) as fh:
             return dict(json.load(fh))
     except (OSError, ValueError):
         return {}
 
 
-def forget(home: str, job_id: int) -> None:
+def forget(home: str, key: Key) -> None:
     try:
-        os.unlink(path(home, job_id))
+        os.unlink(path(home, key))
     except OSError:
         pass
 

@@ -34,8 +34,12 @@ def install_agent(
     *,
     launched: dict[str, Any],
     autostop_commands: dict[str, list[str]] | None,
+    autostop_env: dict[str, str] | None = None,
 ) -> ClusterHandle:
     """Copy the agent to the head, describe every node to it and start its daemon.
+
+    ``autostop_env`` (secrets the autostop commands need) goes to the head on standard
+    input and is kept there in a file only the node's user can read.
 
     :returns: the handle with ``agent_path`` and ``python`` filled in.
     """
@@ -52,11 +56,14 @@ def install_agent(
     ]
     info = {
         "cluster_name": handle.cluster_name,
+        "cluster_name_on_cloud": handle.cluster_name_on_cloud,
+        "instance_ids": list(handle.instance_ids),
         "cloud": handle.cloud,
         "region": handle.region,
         "zone": handle.zone,
         "nodes": nodes,
         "autostop_commands": autostop_commands or {},
+        "autostop_env": autostop_env or {},
     }
     handle = attrs.evolve(handle, agent_path=agent_path, python=head.python())
     client(handle).call("init", stdin=info)

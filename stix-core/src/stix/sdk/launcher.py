@@ -69,9 +69,20 @@ def _resources_text(candidate: Any, num_nodes: int) -> str:
     return f"{num_nodes}x {candidate.cloud}({candidate.instance_type or ''}, {inner})"
 
 
-def _provisioner_extras(provisioner: Any, cluster_name: str) -> dict[str, list[str]] | None:
-    get = getattr(provisioner, "autostop_commands", None)
-    return get(cluster_name) if get is not None else None
+def _autostop_extras(
+    provisioner: Any, cluster_name: str, cluster_name_on_cloud: str
+) -> tuple[dict[str, list[str]] | None, dict[str, str] | None]:
+    """The provisioner's autostop commands and the secret environment they need."""
+    from stix.redact import register_secret
+
+    commands = getattr(provisioner, "autostop_commands", None)
+    secret = getattr(provisioner, "autostop_env", None)
+    env = None
+    if commands is not None and secret is not None:
+        env = secret(cluster_name, cluster_name_on_cloud) or None
+    for value in (env or {}).values():
+        register_secret(value)
+    return (commands(cluster_name) if commands is not None else None), env
 
 
 def _in_containers(
@@ -119,12 +130,14 @@ def _finish_provision(
         instance_ids=tuple(i.instance_id for i in info.instances),
         runners=tuple(r.to_spec() for r in runners),
     )
+    commands, secret_env = _autostop_extras(provisioner, record.name, handle.cluster_name_on_cloud)
     with progress.step("Starting the node agent"):
         handle = install_agent(
             handle,
             runners,
             launched=launched,
-            autostop_commands=_provisioner_extras(provisioner, record.name),
+            autostop_commands=commands,
+            autostop_env=secret_env,
         )
     from stix.sshconfig import add_for_runners
 
